@@ -1,0 +1,183 @@
+//! Build-time generator for [`dual-protocol`](https://docs.rs/dual-protocol).
+//!
+//! Use it from `build.rs` the way you would use `tonic-prost-build`:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> std::io::Result<()> {
+//!     dual_protocol_build::configure()
+//!         .compile_protos(&["proto/library/v1/library.proto"], &["proto"])
+//! }
+//! ```
+//!
+//! and bring the generated code in with `dual_protocol::include_proto!("library.v1")`.
+//!
+//! For every proto package it writes three files to `OUT_DIR`:
+//!
+//! | file | made by | what it holds |
+//! | --- | --- | --- |
+//! | `{package}.rs` | prost + tonic-prost-build | messages, gRPC server and client |
+//! | `{package}.serde.rs` | pbjson-build | proto3 JSON `Serialize`/`Deserialize` for every message |
+//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON |
+//!
+//! Protos are compiled with [`protox`], so no `protoc` is needed. Well-known
+//! types (`google.protobuf.*`) come from `pbjson-types`, so your crate needs
+//! `prost`, `tonic`, `tonic-prost`, `pbjson`, `pbjson-types`, `serde` and
+//! `dual-protocol` as dependencies.
+//!
+//! ## Limitations
+//! - Protos without a `package` statement are not supported.
+//! - Options of prost-build and tonic-prost-build beyond those of [`Builder`]
+//!   are not exposed yet.
+
+mod emit;
+mod model;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use prost::Message as _;
+use prost_types::FileDescriptorSet;
+
+/// Starts a [`Builder`] with the defaults: gRPC server and client code, JSON
+/// for every message, a method table for every service.
+pub fn configure() -> Builder {
+    Builder {
+        out_dir: None,
+        build_server: true,
+        build_client: true,
+        emit_rerun_if_changed: std::env::var_os("CARGO").is_some(),
+    }
+}
+
+/// Compiles `protos` (found under `includes`) with the default [`Builder`].
+pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
+    configure().compile_protos(protos, includes)
+}
+
+/// Generator settings; made by [`configure`].
+#[derive(Clone)]
+#[must_use]
+pub struct Builder {
+    out_dir: Option<PathBuf>,
+    build_server: bool,
+    build_client: bool,
+    emit_rerun_if_changed: bool,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("out_dir", &self.out_dir)
+            .field("build_server", &self.build_server)
+            .field("build_client", &self.build_client)
+            .field("emit_rerun_if_changed", &self.emit_rerun_if_changed)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Where to write the generated files (default: `OUT_DIR`).
+    pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.out_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Generate tonic server code (default: on).
+    pub fn build_server(mut self, enable: bool) -> Self {
+        self.build_server = enable;
+        self
+    }
+
+    /// Generate tonic client code (default: on).
+    pub fn build_client(mut self, enable: bool) -> Self {
+        self.build_client = enable;
+        self
+    }
+
+    /// Print `cargo:rerun-if-changed` for every proto file read from disk
+    /// (default: on when run by cargo).
+    pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
+        self.emit_rerun_if_changed = enable;
+        self
+    }
+
+    /// Compiles `protos` with [`protox`], looking up imports under `includes`,
+    /// and generates code for them and everything they import.
+    pub fn compile_protos(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> io::Result<()> {
+        let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
+            .map_err(io::Error::other)?;
+        compiler.include_imports(true).include_source_info(true);
+        compiler
+            .open_files(protos.iter().map(AsRef::as_ref))
+            .map_err(io::Error::other)?;
+        if self.emit_rerun_if_changed {
+            for file in compiler.files() {
+                if let Some(path) = file.path() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
+        }
+        self.compile_fds(compiler.file_descriptor_set())
+    }
+
+    /// Generates code for every file of `fds`, for users of `buf` or `protoc`
+    /// who already have a `FileDescriptorSet` (it must include imports).
+    pub fn compile_fds(self, fds: FileDescriptorSet) -> io::Result<()> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
+        };
+        let encoded = fds.encode_to_vec();
+        let packages = model::packages(&fds).map_err(io::Error::other)?;
+
+        let mut prost = prost_build::Config::new();
+        prost
+            .compile_well_known_types()
+            .extern_path(".google.protobuf", "::pbjson_types")
+            .out_dir(&out_dir)
+            .service_generator(
+                tonic_prost_build::configure()
+                    .build_server(self.build_server)
+                    .build_client(self.build_client)
+                    .compile_well_known_types(true)
+                    .service_generator(),
+            );
+        prost.compile_fds(fds)?;
+
+        let prefixes: Vec<String> = packages.iter().map(|p| format!(".{}", p.name)).collect();
+        pbjson_build::Builder::new()
+            .register_descriptors(&encoded)?
+            .extern_path(".google.protobuf", "::pbjson_types")
+            .out_dir(&out_dir)
+            .build(&prefixes)?;
+
+        for package in &packages {
+            let mut code = String::new();
+            emit::package(package, &mut code);
+            std::fs::write(out_dir.join(format!("{}.dual.rs", package.name)), code)?;
+        }
+        Ok(())
+    }
+
+    /// Generates only this crate's part (`{package}.dual.rs`) for `fds` and
+    /// returns `(file name, contents)` pairs, writing nothing.
+    pub fn generate(&self, fds: &FileDescriptorSet) -> io::Result<Vec<(String, String)>> {
+        let packages = model::packages(fds).map_err(io::Error::other)?;
+        Ok(packages
+            .iter()
+            .map(|package| {
+                let mut code = String::new();
+                emit::package(package, &mut code);
+                (format!("{}.dual.rs", package.name), code)
+            })
+            .collect())
+    }
+}

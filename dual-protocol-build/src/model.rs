@@ -1,0 +1,287 @@
+//! Descriptors in, the small model `emit` needs out: packages, their
+//! services and methods with Rust type paths resolved the way prost-build
+//! names things, and every message (for `google.protobuf.Any`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use prost_types::{DescriptorProto, FileDescriptorSet};
+
+/// Protobuf packages whose types come from `pbjson-types`, not from us.
+const WELL_KNOWN: &str = "google.protobuf";
+
+#[derive(Debug)]
+pub(crate) struct Package {
+    pub(crate) name: String,
+    pub(crate) services: Vec<Service>,
+    pub(crate) messages: Vec<MessageRef>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Service {
+    /// `package.Service`
+    pub(crate) full_name: String,
+    pub(crate) methods: Vec<Method>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Method {
+    pub(crate) name: String,
+    /// Rust paths of the input and output types, relative to the package module.
+    pub(crate) input: String,
+    pub(crate) output: String,
+    pub(crate) client_streaming: bool,
+    pub(crate) server_streaming: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct MessageRef {
+    pub(crate) full_name: String,
+    pub(crate) rust_path: String,
+}
+
+/// Where a message lives: its package and the messages it is nested in.
+struct Location {
+    package: String,
+    outer: Vec<String>,
+    name: String,
+}
+
+/// Builds one [`Package`] per protobuf package of `fds` (the well-known
+/// types excepted), sorted by name.
+pub(crate) fn packages(fds: &FileDescriptorSet) -> Result<Vec<Package>, String> {
+    let mut locations = HashMap::new();
+    let mut packages: BTreeMap<String, Package> = BTreeMap::new();
+    for file in &fds.file {
+        let package = file.package().to_owned();
+        if package.is_empty() {
+            return Err(format!(
+                "{}: dual-protocol-build needs a `package` statement in every proto file",
+                file.name()
+            ));
+        }
+        let mut messages = Vec::new();
+        for message in &file.message_type {
+            collect_messages(&package, &[], message, &mut locations, &mut messages);
+        }
+        if package == WELL_KNOWN {
+            continue;
+        }
+        let entry = packages.entry(package.clone()).or_insert_with(|| Package {
+            name: package.clone(),
+            services: Vec::new(),
+            messages: Vec::new(),
+        });
+        entry.messages.extend(messages);
+        for service in &file.service {
+            entry.services.push(Service {
+                full_name: format!("{package}.{}", service.name()),
+                methods: service
+                    .method
+                    .iter()
+                    .map(|m| Method {
+                        name: m.name().to_owned(),
+                        input: m.input_type().to_owned(),
+                        output: m.output_type().to_owned(),
+                        client_streaming: m.client_streaming(),
+                        server_streaming: m.server_streaming(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let mut packages: Vec<Package> = packages.into_values().collect();
+    for package in &mut packages {
+        for message in &mut package.messages {
+            message.rust_path = rust_path(&locations, &message.rust_path, &package.name)?;
+        }
+        for method in package.services.iter_mut().flat_map(|s| &mut s.methods) {
+            method.input = rust_path(&locations, &method.input, &package.name)?;
+            method.output = rust_path(&locations, &method.output, &package.name)?;
+        }
+    }
+    Ok(packages)
+}
+
+/// Records `message` and its nested messages; map entries are prost-internal
+/// and skipped. `MessageRef::rust_path` holds the fully qualified proto name
+/// until [`packages`] resolves it.
+fn collect_messages(
+    package: &str,
+    outer: &[String],
+    message: &DescriptorProto,
+    locations: &mut HashMap<String, Location>,
+    out: &mut Vec<MessageRef>,
+) {
+    if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+        return;
+    }
+    let mut full_name = package.to_owned();
+    for name in outer.iter().chain(std::iter::once(&message.name().to_owned())) {
+        full_name.push('.');
+        full_name.push_str(name);
+    }
+    let qualified = format!(".{full_name}");
+    locations.insert(
+        qualified.clone(),
+        Location {
+            package: package.to_owned(),
+            outer: outer.to_vec(),
+            name: message.name().to_owned(),
+        },
+    );
+    out.push(MessageRef {
+        full_name,
+        rust_path: qualified,
+    });
+    let mut nested_outer = outer.to_vec();
+    nested_outer.push(message.name().to_owned());
+    for nested in &message.nested_type {
+        collect_messages(package, &nested_outer, nested, locations, out);
+    }
+}
+
+/// The Rust path prost-build gives `qualified` (e.g. `.library.v1.Book`),
+/// as seen from the module of package `from`.
+fn rust_path(
+    locations: &HashMap<String, Location>,
+    qualified: &str,
+    from: &str,
+) -> Result<String, String> {
+    let location = locations
+        .get(qualified)
+        .ok_or_else(|| format!("message type {qualified} is not in the descriptor set"))?;
+    let mut path = String::new();
+    if location.package == WELL_KNOWN {
+        path.push_str("::pbjson_types::");
+    } else if location.package != from {
+        for _ in from.split('.') {
+            path.push_str("super::");
+        }
+        for segment in location.package.split('.') {
+            path.push_str(&to_snake(segment));
+            path.push_str("::");
+        }
+    }
+    for outer in &location.outer {
+        path.push_str(&to_snake(outer));
+        path.push_str("::");
+    }
+    path.push_str(&to_upper_camel(&location.name));
+    Ok(path)
+}
+
+/// prost-build's rule for module and field names.
+fn to_snake(s: &str) -> String {
+    sanitize(s.to_snake_case())
+}
+
+/// prost-build's rule for type names.
+fn to_upper_camel(s: &str) -> String {
+    sanitize(s.to_upper_camel_case())
+}
+
+/// Keywords become raw identifiers or get a suffix, as prost-build does.
+fn sanitize(ident: String) -> String {
+    match ident.as_str() {
+        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
+        | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
+        | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
+        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final"
+        | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield"
+        | "async" | "await" | "try" | "gen" => format!("r#{ident}"),
+        "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
+        s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
+        _ => ident,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(files: &[(&str, &str)]) -> FileDescriptorSet {
+        let mut resolver = protox::file::ChainFileResolver::new();
+        resolver.add(protox::file::GoogleFileResolver::new());
+        resolver.add(InMemory(
+            files
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
+        ));
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true);
+        compiler
+            .open_files(files.iter().map(|(n, _)| *n))
+            .expect("test protos compile");
+        compiler.file_descriptor_set()
+    }
+
+    struct InMemory(Vec<(String, String)>);
+
+    impl protox::file::FileResolver for InMemory {
+        fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+            match self.0.iter().find(|(n, _)| n == name) {
+                Some((n, source)) => protox::file::File::from_source(n, source),
+                None => Err(protox::Error::file_not_found(name)),
+            }
+        }
+    }
+
+    #[test]
+    fn resolves_nested_cross_package_and_well_known_types() {
+        let fds = compile(&[
+            (
+                "a/v1/a.proto",
+                r#"syntax = "proto3"; package a.v1;
+                   import "google/protobuf/empty.proto";
+                   import "b/b.proto";
+                   message Outer { message Inner { map<string, int32> m = 1; } Inner inner = 1; }
+                   message type { }
+                   service Svc {
+                     rpc Get(Outer.Inner) returns (b.Thing);
+                     rpc Del(b.Thing) returns (google.protobuf.Empty);
+                     rpc Watch(type) returns (stream Outer);
+                   }"#,
+            ),
+            ("b/b.proto", r#"syntax = "proto3"; package b; message Thing {}"#),
+        ]);
+        let packages = packages(&fds).unwrap();
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a.v1", "b"]);
+        let a = &packages[0];
+        let messages: Vec<(&str, &str)> = a
+            .messages
+            .iter()
+            .map(|m| (m.full_name.as_str(), m.rust_path.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                ("a.v1.Outer", "Outer"),
+                ("a.v1.Outer.Inner", "outer::Inner"),
+                ("a.v1.type", "Type"),
+            ]
+        );
+        let methods = &a.services[0].methods;
+        assert_eq!(a.services[0].full_name, "a.v1.Svc");
+        assert_eq!(methods[0].input, "outer::Inner");
+        assert_eq!(methods[0].output, "super::super::b::Thing");
+        assert_eq!(methods[1].output, "::pbjson_types::Empty");
+        assert!(methods[2].server_streaming && !methods[2].client_streaming);
+    }
+
+    #[test]
+    fn a_file_without_package_is_an_error_naming_it() {
+        let fds = compile(&[("nopkg.proto", r#"syntax = "proto3"; message M {}"#)]);
+        let err = packages(&fds).unwrap_err();
+        assert!(err.contains("nopkg.proto"), "{err}");
+    }
+
+    #[test]
+    fn keywords_are_escaped_like_prost() {
+        assert_eq!(to_snake("Type"), "r#type");
+        assert_eq!(to_upper_camel("self"), "Self_");
+        assert_eq!(to_snake("HTTPRule"), "http_rule");
+    }
+}

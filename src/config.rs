@@ -1,0 +1,128 @@
+//! Settings read from TOML.
+//!
+//! ```toml
+//! [server]
+//! type = "dual"            # "grpc" | "http" | "dual"
+//! listen = "127.0.0.1:50051"
+//! max_request_bytes = 4194304
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Which protocols a server answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerType {
+    /// gRPC only: JSON requests to RPC paths get a 415 JSON error.
+    Grpc,
+    /// HTTP/JSON only: gRPC requests get a trailers-only `UNIMPLEMENTED`.
+    Http,
+    /// Both (the default).
+    #[default]
+    Dual,
+}
+
+/// Settings of a dual-protocol server, usually read with [`Config::from_toml`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The `[server]` table.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// `type`: which protocols are served.
+    #[serde(rename = "type")]
+    pub server_type: ServerType,
+    /// `listen`: the address to bind (default `127.0.0.1:50051`).
+    pub listen: SocketAddr,
+    /// `max_request_bytes`: the largest JSON request body read (default 4 MiB).
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            server_type: ServerType::Dual,
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            max_request_bytes: crate::layer::DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML. An error names the key and what was expected, e.g.
+    /// ``server.type: unknown variant `both`, expected one of `grpc`, `http`, `dual` ``.
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| Error::with_source(format!("invalid TOML: {}", e.message()), e))?;
+        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::new(format!("{path}: {}", inner.message()))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::with_source(format!("cannot read {}: {e}", path.display()), e))?;
+        Self::from_toml(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.server.max_request_bytes == 0 {
+            return Err(Error::new(
+                "server.max_request_bytes: must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_values() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.server.server_type, ServerType::Dual);
+        assert_eq!(config.server.max_request_bytes, 4 * 1024 * 1024);
+        let config = Config::from_toml(
+            "[server]\ntype = \"grpc\"\nlisten = \"0.0.0.0:8080\"\nmax_request_bytes = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.server_type, ServerType::Grpc);
+        assert_eq!(config.server.listen.port(), 8080);
+        assert_eq!(config.server.max_request_bytes, 10);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_allowed_values() {
+        let err = Config::from_toml("[server]\ntype = \"both\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("server.type: "), "{err}");
+        assert!(err.contains("`grpc`, `http`, `dual`"), "{err}");
+        let err = Config::from_toml("[server]\nlisten = \"nowhere\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("server.listen: "), "{err}");
+        let err = Config::from_toml("[server]\nport = 1\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field `port`"), "{err}");
+        let err = Config::from_toml("[server]\nmax_request_bytes = 0\n").unwrap_err().to_string();
+        assert!(err.contains("max_request_bytes"), "{err}");
+        assert!(Config::from_toml("[server").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! [`DualProtocolLayer`]: options, checked once when the layer is built.
+
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use crate::config::{Config, ServerType};
+use crate::error::Error;
+use crate::registry::{self, PackageDescriptor, Registry};
+use crate::service::DualProtocolService;
+
+/// The default for [`Builder::max_request_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every service made by one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
+    pub(crate) server_type: ServerType,
+    pub(crate) max_request_bytes: usize,
+}
+
+/// A tower [`Layer`] that serves HTTP/JSON beside gRPC on the same service.
+///
+/// gRPC requests pass through untouched; JSON requests to the methods of
+/// generated services are transcoded into gRPC requests, sent down the same
+/// inner service, and their answers transcoded back.
+/// See the [crate documentation](crate) for the whole picture.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DualProtocolLayer {
+    shared: Arc<Shared>,
+}
+
+impl DualProtocolLayer {
+    /// A layer that knows every service `dual-protocol-build` generated in
+    /// this binary, with the default options.
+    pub fn new() -> Self {
+        Builder::new()
+            .build()
+            .expect("the default options are valid")
+    }
+
+    /// A [`Builder`] to choose services and options.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A layer with the settings of `config`.
+    pub fn from_config(config: &Config) -> Result<Self, Error> {
+        Builder::new()
+            .server_type(config.server.server_type)
+            .max_request_bytes(config.server.max_request_bytes)
+            .build()
+    }
+
+    /// The gRPC paths of every method this layer knows, sorted.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut paths: Vec<&'static str> = self.shared.registry.method_paths().collect();
+        paths.sort_unstable();
+        paths
+    }
+}
+
+impl Default for DualProtocolLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for DualProtocolLayer {
+    type Service = DualProtocolService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DualProtocolService::new(inner, self.shared.clone())
+    }
+}
+
+/// Builds a [`DualProtocolLayer`]; made by [`DualProtocolLayer::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    packages: Vec<PackageDescriptor>,
+    discover: bool,
+    only: Option<Vec<String>>,
+    server_type: ServerType,
+    max_request_bytes: usize,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Self {
+            packages: Vec::new(),
+            discover: true,
+            only: None,
+            server_type: ServerType::Dual,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+
+    /// Registers a generated package (its `DUAL_PROTOCOL` constant)
+    /// explicitly, e.g. when discovery is off or the package lives in a crate
+    /// the binary does not otherwise reference.
+    pub fn package(mut self, package: PackageDescriptor) -> Self {
+        self.packages.push(package);
+        self
+    }
+
+    /// Whether to find every generated package linked into the binary
+    /// (default: on).
+    pub fn discover(mut self, enable: bool) -> Self {
+        self.discover = enable;
+        self
+    }
+
+    /// Serves only these services (`package.Service`) as JSON; the others
+    /// stay gRPC only. Naming a service that is not registered is an error
+    /// of [`build`](Self::build).
+    pub fn services<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        self.only = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Which protocols are served (default: [`ServerType::Dual`]).
+    pub fn server_type(mut self, server_type: ServerType) -> Self {
+        self.server_type = server_type;
+        self
+    }
+
+    /// The largest JSON request body read; larger ones get 413 without
+    /// being read past the limit (default 4 MiB).
+    pub fn max_request_bytes(mut self, limit: usize) -> Self {
+        self.max_request_bytes = limit;
+        self
+    }
+
+    /// Checks the options and builds the layer.
+    pub fn build(self) -> Result<DualProtocolLayer, Error> {
+        if self.max_request_bytes == 0 {
+            return Err(Error::new("max_request_bytes must be greater than 0"));
+        }
+        let mut packages = self.packages.clone();
+        if self.discover {
+            packages.extend(registry::discovered().copied());
+        }
+        if let Some(only) = &self.only {
+            for name in only {
+                let known = packages
+                    .iter()
+                    .flat_map(|p| p.services.iter())
+                    .any(|s| s.name == name);
+                if !known {
+                    return Err(Error::new(format!(
+                        "unknown service {name}: no generated package registers it \
+                         (is its proto compiled by dual-protocol-build and its module linked?)"
+                    )));
+                }
+            }
+        }
+        let mut registry = Registry::default();
+        registry.add(&crate::rpc::DUAL_PROTOCOL, |_| false);
+        for package in &packages {
+            registry.add(package, |service| {
+                self.only
+                    .as_ref()
+                    .is_none_or(|only| only.iter().any(|n| n == service))
+            });
+        }
+        Ok(DualProtocolLayer {
+            shared: Arc::new(Shared {
+                registry,
+                server_type: self.server_type,
+                max_request_bytes: self.max_request_bytes,
+            }),
+        })
+    }
+}

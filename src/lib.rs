@@ -1,0 +1,110 @@
+//! Serve gRPC **and** HTTP/JSON from one tonic service on one port.
+//!
+//! Add [`DualProtocolLayer`] to a tonic server (or an axum `Router`, or any
+//! tower stack). gRPC requests pass through untouched; a JSON `POST` to
+//! `/{package.Service}/{Method}` is transcoded to protobuf, sent down the
+//! **same** service stack (interceptors and layers apply to both
+//! protocols), and the answer comes back as proto3 JSON with the matching
+//! HTTP status.
+//!
+//! ```no_run
+//! # mod library { pub mod v1 { dual_protocol::include_proto!("library.v1"); } }
+//! # use library::v1::library_service_server::{LibraryService, LibraryServiceServer};
+//! # #[derive(Default)] struct Library;
+//! # #[tonic::async_trait] impl LibraryService for Library {}
+//! use dual_protocol::DualProtocolLayer;
+//! use tonic::transport::Server;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! Server::builder()
+//!     .accept_http1(true) // curl and browsers speak HTTP/1.1
+//!     .layer(DualProtocolLayer::new())
+//!     .add_service(LibraryServiceServer::new(Library::default()))
+//!     .serve("127.0.0.1:50051".parse()?)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The code `DualProtocolLayer` needs comes from `dual-protocol-build` in
+//! your `build.rs`, and is brought in with [`include_proto!`].
+//!
+//! # What is answered how
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | content-type `application/grpc*` (gRPC, gRPC-Web) | passed through unchanged |
+//! | `POST /{package.Service}/{Method}`, `application/json` | the method, called as gRPC, answered as JSON |
+//! | the same with another content-type and a body | 415 |
+//! | another verb on an RPC path | 405, `Allow: POST` |
+//! | `/{known service}/{unknown method}` | 404, code 5 |
+//! | anything else | passed through; a gRPC error answer becomes a JSON error |
+//!
+//! Errors are the proto3 JSON of `google.rpc.Status`:
+//! `{"code":5,"message":"...","details":[...]}`, with the HTTP status of
+//! [`http_status`].
+//!
+//! # Limitations
+//! - Streaming methods are served over gRPC only; as JSON they answer 501.
+//! - REST paths from `google.api.http` are not routed yet.
+//! - JSON options (emit defaults, proto names, enums as numbers, ignore
+//!   unknown fields) are those of `pbjson`'s defaults.
+//! - JSON request bodies must not be compressed (`content-encoding`).
+
+// Generated code names `::dual_protocol`; so does ours (google.rpc).
+#[allow(unused_extern_crates)]
+extern crate self as dual_protocol;
+
+mod body;
+mod classify;
+mod config;
+mod error;
+mod future;
+mod layer;
+mod metadata;
+mod registry;
+mod service;
+mod status;
+mod transcode;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use body::DualBody;
+pub use config::{Config, ServerConfig, ServerType};
+pub use error::Error;
+pub use future::ResponseFuture;
+pub use layer::{Builder, DEFAULT_MAX_REQUEST_BYTES, DualProtocolLayer};
+pub use registry::{
+    MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor, ServiceDescriptor,
+};
+pub use service::DualProtocolService;
+pub use status::http_status;
+
+/// Brings in the code `dual-protocol-build` generated for one proto package:
+/// messages, tonic server and client, proto3 JSON and the method table.
+///
+/// ```ignore
+/// pub mod library {
+///     pub mod v1 {
+///         dual_protocol::include_proto!("library.v1");
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_proto {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".serde.rs"));
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".dual.rs"));
+    };
+}
+
+/// The `google.rpc` error model: [`rpc::Status`] and the standard error
+/// details ([`rpc::BadRequest`], [`rpc::ErrorInfo`], ...), with proto3 JSON.
+/// Put them in a `tonic::Status` with `Status::with_details`; JSON clients
+/// see them in the error body's `details`.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+pub mod rpc {
+    include_proto!("google.rpc");
+}

@@ -1,0 +1,185 @@
+//! HTTP headers <-> gRPC metadata, and deadlines.
+
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::Rejection;
+
+/// Headers that describe the HTTP hop or the JSON body, never the call.
+const DROPPED: [HeaderName; 13] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::HOST,
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::ACCEPT,
+    header::ACCEPT_ENCODING,
+    header::ACCEPT_LANGUAGE,
+    header::ACCEPT_CHARSET,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Turns the headers of a JSON request into the metadata of a gRPC request,
+/// in place: hop-by-hop and body headers go, reserved `grpc-*` names a
+/// client must not forge go, `*-bin` values must be base64, and
+/// `grpc-timeout` / `connect-timeout-ms` become the returned deadline.
+pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration>, Rejection> {
+    let deadline = deadline(headers)?;
+    for name in &DROPPED {
+        headers.remove(name);
+    }
+    // Rare names that need a scan: collected first, removed after.
+    let mut rest: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
+        let s = name.as_str();
+        if s.starts_with("grpc-")
+            || s.starts_with("accept")
+            || s.starts_with("proxy-")
+            || s == "keep-alive"
+            || s == "connect-timeout-ms"
+        {
+            rest.push(name.clone());
+        } else if s.ends_with("-bin") && crate::status::decode_base64(value.as_bytes()).is_none() {
+            return Err(Rejection::BadBinaryHeader(name.clone()));
+        }
+    }
+    for name in &rest {
+        headers.remove(name);
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    if let Some(timeout) = deadline {
+        headers.insert("grpc-timeout", encode_timeout(timeout));
+    }
+    Ok(deadline)
+}
+
+/// The deadline a JSON client asked for, if any.
+fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, Rejection> {
+    if let Some(value) = headers.get("grpc-timeout") {
+        return parse_grpc_timeout(value.as_bytes())
+            .map(Some)
+            .ok_or_else(|| Rejection::BadTimeout("grpc-timeout", value.clone()));
+    }
+    if let Some(value) = headers.get("connect-timeout-ms") {
+        return std::str::from_utf8(value.as_bytes())
+            .ok()
+            .filter(|s| (1..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .ok_or_else(|| Rejection::BadTimeout("connect-timeout-ms", value.clone()));
+    }
+    Ok(None)
+}
+
+/// `grpc-timeout`: at most 8 digits and a unit (`H M S m u n`).
+fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The shortest exact `grpc-timeout` for `timeout` that fits 8 digits.
+fn encode_timeout(timeout: Duration) -> HeaderValue {
+    let nanos = timeout.as_nanos();
+    let (value, unit) = [(1, 'n'), (1_000, 'u'), (1_000_000, 'm'), (1_000_000_000, 'S')]
+        .into_iter()
+        .find(|(per, _)| nanos / per < 100_000_000)
+        .map(|(per, unit)| (nanos.div_ceil(per), unit))
+        .unwrap_or_else(|| (timeout.as_secs().div_ceil(3600).min(99_999_999) as u128, 'H'));
+    HeaderValue::from_str(&format!("{value}{unit}")).expect("digits and a letter are a valid header")
+}
+
+/// Turns the metadata of a gRPC response into HTTP headers, in place:
+/// `grpc-*` internals go, trailers are added with a `trailer-` prefix (the
+/// Connect protocol's convention for unary calls).
+pub(crate) fn response_to_http(headers: &mut HeaderMap, trailers: Option<&HeaderMap>) {
+    let internal: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("grpc-"))
+        .cloned()
+        .collect();
+    for name in &internal {
+        headers.remove(name);
+    }
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in trailers.into_iter().flatten() {
+        if name.as_str().starts_with("grpc-") {
+            continue;
+        }
+        if let Ok(name) = HeaderName::try_from(format!("trailer-{name}")) {
+            headers.append(name, value.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_and_encode() {
+        assert_eq!(parse_grpc_timeout(b"50m"), Some(Duration::from_millis(50)));
+        assert_eq!(parse_grpc_timeout(b"2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout(b"123456789S"), None);
+        assert_eq!(parse_grpc_timeout(b"5x"), None);
+        assert_eq!(parse_grpc_timeout(b"m"), None);
+        assert_eq!(encode_timeout(Duration::from_millis(50)), "50000000n");
+        assert_eq!(encode_timeout(Duration::from_secs(3600)), "3600000m");
+        assert_eq!(encode_timeout(Duration::from_secs(10_000_000)), "10000000S");
+    }
+
+    #[test]
+    fn request_headers_become_metadata() {
+        let mut headers = HeaderMap::new();
+        for (k, v) in [
+            ("host", "x"),
+            ("content-type", "application/json"),
+            ("accept", "*/*"),
+            ("accept-foo", "1"),
+            ("grpc-status", "0"),
+            ("grpc-message", "forged"),
+            ("connect-timeout-ms", "250"),
+            ("x-user", "alice"),
+            ("x-trace-bin", "AQID"),
+            ("keep-alive", "5"),
+        ] {
+            headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let deadline = request_to_grpc(&mut headers).unwrap();
+        assert_eq!(deadline, Some(Duration::from_millis(250)));
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["content-type", "grpc-timeout", "te", "x-trace-bin", "x-user"]
+        );
+        assert_eq!(headers["content-type"], "application/grpc");
+    }
+
+    #[test]
+    fn bad_binary_metadata_is_rejected() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-id-bin", HeaderValue::from_static("%%%"));
+        assert!(matches!(
+            request_to_grpc(&mut headers),
+            Err(Rejection::BadBinaryHeader(name)) if name == "x-id-bin"
+        ));
+    }
+}
