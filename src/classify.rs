@@ -41,8 +41,14 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 
 /// Whether a content-type is `application/json`, parameters allowed.
 pub(crate) fn is_json(value: &http::HeaderValue) -> bool {
-    let media_type = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
-    media_type.trim_ascii().eq_ignore_ascii_case(b"application/json")
+    let media_type = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    media_type
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
 }
 
 #[cfg(test)]
@@ -52,7 +58,11 @@ mod tests {
 
     #[test]
     fn content_types() {
-        for json in ["application/json", "Application/JSON; charset=utf-8", " application/json "] {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ",
+        ] {
             assert!(is_json(&HeaderValue::from_static(json)), "{json}");
         }
         for other in ["application/jsonx", "text/json", "application/grpc"] {
@@ -60,7 +70,10 @@ mod tests {
         }
         let mut headers = HeaderMap::new();
         assert!(!is_grpc(&headers));
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc-web+proto"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc-web+proto"),
+        );
         assert!(is_grpc(&headers));
     }
 }

@@ -114,14 +114,22 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_allowed_values() {
-        let err = Config::from_toml("[server]\ntype = \"both\"\n").unwrap_err().to_string();
+        let err = Config::from_toml("[server]\ntype = \"both\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("server.type: "), "{err}");
         assert!(err.contains("`grpc`, `http`, `dual`"), "{err}");
-        let err = Config::from_toml("[server]\nlisten = \"nowhere\"\n").unwrap_err().to_string();
+        let err = Config::from_toml("[server]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("server.listen: "), "{err}");
-        let err = Config::from_toml("[server]\nport = 1\n").unwrap_err().to_string();
+        let err = Config::from_toml("[server]\nport = 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `port`"), "{err}");
-        let err = Config::from_toml("[server]\nmax_request_bytes = 0\n").unwrap_err().to_string();
+        let err = Config::from_toml("[server]\nmax_request_bytes = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max_request_bytes"), "{err}");
         assert!(Config::from_toml("[server").is_err());
     }

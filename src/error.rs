@@ -87,7 +87,11 @@ pub(crate) enum Rejection {
 impl Rejection {
     fn parts(&self) -> (StatusCode, i32, String) {
         match self {
-            Self::Json(e) => (StatusCode::BAD_REQUEST, code::INVALID_ARGUMENT, e.to_string()),
+            Self::Json(e) => (
+                StatusCode::BAD_REQUEST,
+                code::INVALID_ARGUMENT,
+                e.to_string(),
+            ),
             Self::BodyTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 code::RESOURCE_EXHAUSTED,

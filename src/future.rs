@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use crate::body::DualBody;
 use crate::error::json_response;
 use crate::layer::Shared;
-use crate::status::{GrpcStatus, http_status};
+use crate::status::{GrpcStatus, code, http_status};
 
 type JsonCall<ResBody, E> =
     Pin<Box<dyn Future<Output = Result<Response<DualBody<ResBody>>, E>> + Send>>;
@@ -32,7 +32,7 @@ pin_project! {
         Passthrough { #[pin] future: F },
         // The inner service's answer to a request that is not gRPC: a gRPC
         // error status in it becomes a JSON error.
-        Watch { #[pin] future: F, shared: Arc<Shared> },
+        Watch { #[pin] future: F, shared: Arc<Shared>, uri: http::Uri },
         // A transcoded call (boxed: it reads the body, calls, reads the answer).
         Json { future: JsonCall<ResBody, E> },
         // Answered by the layer without calling the inner service.
@@ -47,9 +47,13 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
         }
     }
 
-    pub(crate) fn watch(future: F, shared: Arc<Shared>) -> Self {
+    pub(crate) fn watch(future: F, shared: Arc<Shared>, uri: http::Uri) -> Self {
         Self {
-            kind: Kind::Watch { future, shared },
+            kind: Kind::Watch {
+                future,
+                shared,
+                uri,
+            },
         }
     }
 
@@ -79,13 +83,19 @@ where
             KindProj::Passthrough { future } => {
                 Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(DualBody::new)))
             }
-            KindProj::Watch { future, shared } => {
+            KindProj::Watch {
+                future,
+                shared,
+                uri,
+            } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(match GrpcStatus::from_headers(response.headers()) {
-                    Some(status) if status.code != 0 => json_response(
-                        http_status(status.code),
-                        status.to_json(&shared.registry),
-                    ),
+                    Some(mut status) if status.code != 0 => {
+                        if status.message.is_empty() && status.code == code::UNIMPLEMENTED {
+                            status.message = format!("no service or method at {}", uri.path());
+                        }
+                        json_response(http_status(status.code), status.to_json(&shared.registry))
+                    }
                     _ => response.map(DualBody::new),
                 }))
             }

@@ -50,7 +50,10 @@ pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration
     for name in &rest {
         headers.remove(name);
     }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     headers.insert(header::TE, HeaderValue::from_static("trailers"));
     if let Some(timeout) = deadline {
         headers.insert("grpc-timeout", encode_timeout(timeout));
@@ -97,12 +100,23 @@ fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
 /// The shortest exact `grpc-timeout` for `timeout` that fits 8 digits.
 fn encode_timeout(timeout: Duration) -> HeaderValue {
     let nanos = timeout.as_nanos();
-    let (value, unit) = [(1, 'n'), (1_000, 'u'), (1_000_000, 'm'), (1_000_000_000, 'S')]
-        .into_iter()
-        .find(|(per, _)| nanos / per < 100_000_000)
-        .map(|(per, unit)| (nanos.div_ceil(per), unit))
-        .unwrap_or_else(|| (timeout.as_secs().div_ceil(3600).min(99_999_999) as u128, 'H'));
-    HeaderValue::from_str(&format!("{value}{unit}")).expect("digits and a letter are a valid header")
+    let (value, unit) = [
+        (1, 'n'),
+        (1_000, 'u'),
+        (1_000_000, 'm'),
+        (1_000_000_000, 'S'),
+    ]
+    .into_iter()
+    .find(|(per, _)| nanos / per < 100_000_000)
+    .map(|(per, unit)| (nanos.div_ceil(per), unit))
+    .unwrap_or_else(|| {
+        (
+            timeout.as_secs().div_ceil(3600).min(99_999_999) as u128,
+            'H',
+        )
+    });
+    HeaderValue::from_str(&format!("{value}{unit}"))
+        .expect("digits and a letter are a valid header")
 }
 
 /// Turns the metadata of a gRPC response into HTTP headers, in place:
@@ -118,7 +132,10 @@ pub(crate) fn response_to_http(headers: &mut HeaderMap, trailers: Option<&Header
         headers.remove(name);
     }
     headers.remove(header::CONTENT_LENGTH);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (name, value) in trailers.into_iter().flatten() {
         if name.as_str().starts_with("grpc-") {
             continue;
@@ -168,7 +185,13 @@ mod tests {
         names.sort_unstable();
         assert_eq!(
             names,
-            ["content-type", "grpc-timeout", "te", "x-trace-bin", "x-user"]
+            [
+                "content-type",
+                "grpc-timeout",
+                "te",
+                "x-trace-bin",
+                "x-user"
+            ]
         );
         assert_eq!(headers["content-type"], "application/grpc");
     }

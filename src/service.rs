@@ -72,7 +72,9 @@ where
                 ResponseFuture::ready(grpc_unimplemented())
             }
             // gRPC and gRPC-Web are tonic's: not buffered, copied or re-encoded.
-            RequestKind::Grpc => ResponseFuture::passthrough(self.inner.call(request.map(DualBody::new))),
+            RequestKind::Grpc => {
+                ResponseFuture::passthrough(self.inner.call(request.map(DualBody::new)))
+            }
             // JSON on a gRPC-only server.
             RequestKind::Json(_) | RequestKind::UnknownMethod
                 if shared.server_type == ServerType::Grpc =>
@@ -89,19 +91,28 @@ where
                         let ready = std::mem::replace(&mut self.inner, clone);
                         ResponseFuture::json(Box::pin(unary::call(ready, prepared, shared.clone())))
                     }
-                    Err(rejection) => ResponseFuture::ready(rejection.into_response(&shared.registry)),
+                    Err(rejection) => {
+                        ResponseFuture::ready(rejection.into_response(&shared.registry))
+                    }
                 }
             }
             // A known service but no such method: say so here rather than let
             // the inner router answer gRPC's UNIMPLEMENTED to a JSON client.
             RequestKind::UnknownMethod => {
                 let path = request.uri().path().to_owned();
-                ResponseFuture::ready(Rejection::UnknownMethod(path).into_response(&shared.registry))
+                ResponseFuture::ready(
+                    Rejection::UnknownMethod(path).into_response(&shared.registry),
+                )
             }
             // Not ours: passed on unchanged; a gRPC error answered to it
             // (tonic's UNIMPLEMENTED for unknown paths) becomes a JSON error.
             RequestKind::Other => {
-                ResponseFuture::watch(self.inner.call(request.map(DualBody::new)), shared.clone())
+                let uri = request.uri().clone();
+                ResponseFuture::watch(
+                    self.inner.call(request.map(DualBody::new)),
+                    shared.clone(),
+                    uri,
+                )
             }
         }
     }
@@ -115,11 +126,16 @@ impl<S: tonic::server::NamedService> tonic::server::NamedService for DualProtoco
 fn grpc_unimplemented<B>() -> Response<DualBody<B>> {
     let mut response = Response::new(DualBody::empty());
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     headers.insert("grpc-status", HeaderValue::from_static("12"));
     headers.insert(
         "grpc-message",
-        HeaderValue::from_static("gRPC%20is%20disabled%20on%20this%20server%20(server%20type%20http)"),
+        HeaderValue::from_static(
+            "gRPC%20is%20disabled%20on%20this%20server%20(server%20type%20http)",
+        ),
     );
     response
 }

@@ -62,10 +62,7 @@ impl GrpcStatus {
     /// The status in `headers`, or `None` when there is no `grpc-status`.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
         let raw = headers.get("grpc-status")?;
-        let code = raw
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok());
+        let code = raw.to_str().ok().and_then(|s| s.trim().parse::<i32>().ok());
         let Some(code) = code else {
             return Some(Self::new(
                 code::UNKNOWN,
@@ -74,7 +71,11 @@ impl GrpcStatus {
         };
         let message = headers
             .get("grpc-message")
-            .map(|m| percent_decode(m.as_bytes()).decode_utf8_lossy().into_owned())
+            .map(|m| {
+                percent_decode(m.as_bytes())
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
             .unwrap_or_default();
         let details = headers
             .get("grpc-status-details-bin")
@@ -180,12 +181,18 @@ mod tests {
         assert!(GrpcStatus::from_headers(&headers).is_none());
         headers.insert("grpc-status", HeaderValue::from_static("5"));
         headers.insert("grpc-message", HeaderValue::from_static("no%20such%20book"));
-        headers.insert("grpc-status-details-bin", HeaderValue::from_static("!!not base64!!"));
+        headers.insert(
+            "grpc-status-details-bin",
+            HeaderValue::from_static("!!not base64!!"),
+        );
         let status = GrpcStatus::from_headers(&headers).unwrap();
         assert_eq!((status.code, status.message.as_str()), (5, "no such book"));
         assert!(status.details.is_empty());
         headers.insert("grpc-status", HeaderValue::from_static("five"));
-        assert_eq!(GrpcStatus::from_headers(&headers).unwrap().code, code::UNKNOWN);
+        assert_eq!(
+            GrpcStatus::from_headers(&headers).unwrap().code,
+            code::UNKNOWN
+        );
     }
 
     #[test]

@@ -94,7 +94,9 @@ mod tests {
         assert!(out.contains(
             "::dual_protocol::__private::unary::<GetRequest, ::pbjson_types::Empty>(\"/a.v1.Svc/Get\"),"
         ));
-        assert!(out.contains("::dual_protocol::__private::bidi_streaming::<Msg, Msg>(\"/a.v1.Svc/Chat\"),"));
+        assert!(out.contains(
+            "::dual_protocol::__private::bidi_streaming::<Msg, Msg>(\"/a.v1.Svc/Chat\"),"
+        ));
         assert!(out.contains("::dual_protocol::__private::message::<Msg>(\"a.v1.Msg\"),"));
         assert!(out.contains("inventory::submit!"));
     }

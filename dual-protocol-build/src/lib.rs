@@ -52,7 +52,10 @@ pub fn configure() -> Builder {
 }
 
 /// Compiles `protos` (found under `includes`) with the default [`Builder`].
-pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> io::Result<()> {
     configure().compile_protos(protos, includes)
 }
 
@@ -110,8 +113,8 @@ impl Builder {
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> io::Result<()> {
-        let mut compiler = protox::Compiler::new(includes.iter().map(AsRef::as_ref))
-            .map_err(io::Error::other)?;
+        let mut compiler =
+            protox::Compiler::new(includes.iter().map(AsRef::as_ref)).map_err(io::Error::other)?;
         compiler.include_imports(true).include_source_info(true);
         compiler
             .open_files(protos.iter().map(AsRef::as_ref))

@@ -117,7 +117,10 @@ fn collect_messages(
         return;
     }
     let mut full_name = package.to_owned();
-    for name in outer.iter().chain(std::iter::once(&message.name().to_owned())) {
+    for name in outer
+        .iter()
+        .chain(std::iter::once(&message.name().to_owned()))
+    {
         full_name.push('.');
         full_name.push_str(name);
     }
@@ -187,9 +190,9 @@ fn sanitize(ident: String) -> String {
         "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
         | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
         | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
-        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final"
-        | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield"
-        | "async" | "await" | "try" | "gen" => format!("r#{ident}"),
+        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
+        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
+        | "try" | "gen" => format!("r#{ident}"),
         "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
         s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
         _ => ident,
@@ -244,7 +247,10 @@ mod tests {
                      rpc Watch(type) returns (stream Outer);
                    }"#,
             ),
-            ("b/b.proto", r#"syntax = "proto3"; package b; message Thing {}"#),
+            (
+                "b/b.proto",
+                r#"syntax = "proto3"; package b; message Thing {}"#,
+            ),
         ]);
         let packages = packages(&fds).unwrap();
         let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();

@@ -103,6 +103,9 @@ mod tests {
         assert_eq!(single(b"\0\0\0"), Err(FrameError::Truncated));
         assert_eq!(single(b"\0\0\0\0\x05hel"), Err(FrameError::Truncated));
         assert_eq!(single(b"\x01\0\0\0\x01h"), Err(FrameError::Compressed));
-        assert_eq!(single(b"\0\0\0\0\x01h\0\0\0\0\0"), Err(FrameError::Trailing));
+        assert_eq!(
+            single(b"\0\0\0\0\x01h\0\0\0\0\0"),
+            Err(FrameError::Trailing)
+        );
     }
 }

@@ -200,7 +200,13 @@ where
     }
     let message = match frame::single(&data) {
         Ok(message) => message,
-        Err(e) => return error(parts, GrpcStatus::new(code::INTERNAL, e.to_string()), shared),
+        Err(e) => {
+            return error(
+                parts,
+                GrpcStatus::new(code::INTERNAL, e.to_string()),
+                shared,
+            );
+        }
     };
     let mut json = Vec::with_capacity(16 + message.len() * 2);
     if let Err(e) = (method.response)(message, &mut json) {
@@ -217,9 +223,10 @@ fn error<ResBody>(
     shared: &Shared,
 ) -> Response<DualBody<ResBody>> {
     parts.status = http_status(status.code);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     Response::from_parts(parts, DualBody::full(status.to_json(&shared.registry)))
 }
 

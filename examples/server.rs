@@ -1,0 +1,85 @@
+//! Run with `cargo run --example server`
+//! (options: `--config FILE`, `--listen ADDR`, `--token TOKEN`).
+//!
+//! Serves the example API on one port, by gRPC and by HTTP/JSON, over
+//! HTTP/1.1 and h2c, and prints how to call it both ways.
+
+mod common;
+
+use dual_protocol::{Config, ServerType};
+
+const DEFAULT_CONFIG: &str = include_str!("server.toml");
+
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--token TOKEN]";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut config_file = None;
+    let mut listen = None;
+    let mut token = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--config" => config_file = Some(value()?),
+            "--listen" => listen = Some(value()?),
+            "--token" => token = Some(value()?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}").into()),
+        }
+    }
+    let mut config = match &config_file {
+        Some(path) => Config::from_file(path)?,
+        None => Config::from_toml(DEFAULT_CONFIG)?,
+    };
+    if let Some(listen) = listen {
+        config.server.listen = listen
+            .parse()
+            .map_err(|e| format!("--listen {listen}: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    print_usage(addr, config.server.server_type, token.as_deref());
+    common::serve(listener, &config, token).await
+}
+
+fn print_usage(addr: std::net::SocketAddr, server_type: ServerType, token: Option<&str>) {
+    let served = match server_type {
+        ServerType::Dual => "gRPC and HTTP/JSON",
+        ServerType::Grpc => "gRPC only",
+        ServerType::Http => "HTTP/JSON only",
+    };
+    let auth = token
+        .map(|t| format!(" -H 'authorization: Bearer {t}'"))
+        .unwrap_or_default();
+    println!("dual-protocol example server on {addr}: {served}, HTTP/1.1 and h2c on one port");
+    println!();
+    println!("HTTP/JSON:");
+    println!(
+        "  curl{auth} -H 'content-type: application/json' -d '{{\"name\":\"shelves/1/books/1\"}}' \\\n       http://{addr}/library.v1.LibraryService/GetBook"
+    );
+    println!(
+        "  curl{auth} -H 'content-type: application/json' -d '{{\"parent\":\"shelves/1\"}}' \\\n       http://{addr}/library.v1.LibraryService/ListBooks"
+    );
+    println!(
+        "  curl{auth} -H 'content-type: application/json' -d '{{\"message\":\"hi\"}}' http://{addr}/echo.v1.EchoService/Echo"
+    );
+    println!();
+    println!("gRPC:");
+    println!(
+        "  cargo run --example client -- http://{addr}{}",
+        token.map(|t| format!(" {t}")).unwrap_or_default()
+    );
+    println!(
+        "  grpcurl -plaintext{} -import-path proto -proto library/v1/library.proto \\\n       -d '{{\"name\":\"shelves/1/books/1\"}}' {addr} library.v1.LibraryService/GetBook",
+        token
+            .map(|t| format!(" -H 'authorization: Bearer {t}'"))
+            .unwrap_or_default()
+    );
+}
