@@ -164,10 +164,10 @@ impl Rejection {
     {
         let (http, code, message) = self.parts();
         let mut status = GrpcStatus::new(code, message);
-        if let Self::Json(e) = &self {
-            if !e.field.is_empty() {
-                status.details.push(bad_request(&e.field, &e.message));
-            }
+        if let Self::Json(e) = &self
+            && !e.field.is_empty()
+        {
+            status.details.push(bad_request(&e.field, &e.message));
         }
         let mut response = json_response(http, status.to_json(registry));
         if let Self::MethodNotAllowed(_) = self {

@@ -10,19 +10,62 @@
 //! ```no_run
 //! # mod library { pub mod v1 { dual_protocol::include_proto!("library.v1"); } }
 //! # use library::v1::library_service_server::{LibraryService, LibraryServiceServer};
-//! # #[derive(Default)] struct Library;
-//! # #[tonic::async_trait] impl LibraryService for Library {}
 //! use dual_protocol::DualProtocolLayer;
 //! use tonic::transport::Server;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run(library: impl LibraryService) -> Result<(), Box<dyn std::error::Error>> {
 //! Server::builder()
 //!     .accept_http1(true) // curl and browsers speak HTTP/1.1
 //!     .layer(DualProtocolLayer::new())
-//!     .add_service(LibraryServiceServer::new(Library::default()))
+//!     .add_service(LibraryServiceServer::new(library))
 //!     .serve("127.0.0.1:50051".parse()?)
 //!     .await?;
 //! # Ok(()) }
+//! ```
+//!
+//! The layer is a plain tower layer, so it can also be driven directly:
+//!
+//! ```
+//! # mod echo { pub mod v1 { dual_protocol::include_proto!("echo.v1"); } }
+//! # use echo::v1::echo_service_server::{EchoService, EchoServiceServer};
+//! # use echo::v1::{EchoRequest, EchoResponse};
+//! # use tonic::{Request, Response, Status, Streaming};
+//! # type Stream = tokio_stream::Empty<Result<EchoResponse, Status>>;
+//! # struct Echo;
+//! # #[tonic::async_trait]
+//! # impl EchoService for Echo {
+//! #     async fn echo(&self, r: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+//! #         Ok(Response::new(EchoResponse { message: r.into_inner().message, ..Default::default() }))
+//! #     }
+//! #     type EchoStreamStream = Stream;
+//! #     async fn echo_stream(&self, _: Request<EchoRequest>) -> Result<Response<Stream>, Status> {
+//! #         Err(Status::unimplemented(""))
+//! #     }
+//! #     type EchoChatStream = Stream;
+//! #     async fn echo_chat(&self, _: Request<Streaming<EchoRequest>>) -> Result<Response<Stream>, Status> {
+//! #         Err(Status::unimplemented(""))
+//! #     }
+//! # }
+//! use dual_protocol::DualProtocolLayer;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let service = DualProtocolLayer::new()
+//!     .layer(tonic::service::Routes::new(EchoServiceServer::new(Echo)));
+//!
+//! let request = http::Request::post("/echo.v1.EchoService/Echo")
+//!     .header("content-type", "application/json")
+//!     .body(Full::new(bytes::Bytes::from_static(br#"{"message":"hi"}"#)))
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//!
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["content-type"], "application/json");
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, r#"{"message":"hi"}"#);
+//! # }
 //! ```
 //!
 //! The code `DualProtocolLayer` needs comes from `dual-protocol-build` in

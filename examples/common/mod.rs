@@ -132,7 +132,7 @@ impl Library {
                 tags: vec!["classic".into(), "hugo".into()],
                 genre: Genre::Fiction.into(),
                 labels: [("language".to_owned(), "en".to_owned())].into(),
-                cover_thumbnail: vec![0x89, 0x50, 0x4e, 0x47].into(),
+                cover_thumbnail: vec![0x89, 0x50, 0x4e, 0x47],
                 rating: 4.5,
             },
             Book {

@@ -58,10 +58,10 @@ pub(crate) fn prepare<B: Body>(
         }
         None => return Err(Rejection::UnsupportedMediaType(None)),
     }
-    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
-        if encoding != "identity" {
-            return Err(Rejection::UnsupportedEncoding(encoding.clone()));
-        }
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
+        && encoding != "identity"
+    {
+        return Err(Rejection::UnsupportedEncoding(encoding.clone()));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)

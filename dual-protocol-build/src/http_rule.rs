@@ -1,0 +1,816 @@
+//! `google.api.http` annotations in, checked REST bindings and the field
+//! tables the runtime needs to fill requests from paths and queries out.
+//!
+//! prost drops extension options when it decodes descriptors, so the
+//! annotations are read with `prost-reflect` from the *encoded* descriptor
+//! set, which must still hold them (protox's `encode_file_descriptor_set()`;
+//! re-encoding a `prost_types::FileDescriptorSet` loses them).
+//!
+//! Everything a user can get wrong in an annotation is rejected here, at
+//! build time, with the file, the method and the rule in the message, so
+//! the runtime can trust what it is given.
+
+use std::collections::{BTreeMap, HashMap};
+
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+    Value,
+};
+
+/// The runtime's template parser, so that generator and router agree on
+/// what a template means.
+#[allow(dead_code)]
+#[path = "../../src/rest/template.rs"]
+mod template;
+
+use template::Template;
+
+const HTTP_EXTENSION: &str = "google.api.http";
+
+/// One REST binding of a method: the rule itself or one of its
+/// `additional_bindings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpBinding {
+    /// `/package.Service/Method`.
+    pub(crate) method_path: String,
+    /// `GET`, `PUT`, `POST`, `DELETE`, `PATCH` or a `custom` kind as written.
+    pub(crate) verb: String,
+    /// The path template as written (it parses).
+    pub(crate) template: String,
+    /// `""` (no body), `"*"` (the whole request) or a top-level field name.
+    pub(crate) body: String,
+    /// `""` (the whole response) or a top-level field name of the output.
+    pub(crate) response_body: String,
+    /// Full name of the request message (key of [`HttpRules::messages`]).
+    pub(crate) input_type: String,
+    /// Full name of the response message.
+    pub(crate) output_type: String,
+}
+
+/// How a string (a path variable or a query value) becomes JSON for a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    /// A JSON string: string, bytes (base64), every integer and float type
+    /// (proto3 JSON accepts them quoted), and the well-known types written
+    /// as strings (Timestamp, Duration, FieldMask, the non-bool wrappers).
+    String,
+    /// An enum: a JSON string for a name; the runtime may turn an all-digit
+    /// value into a JSON number, since proto3 JSON accepts enum numbers and
+    /// pbjson does not accept them quoted.
+    Enum,
+    /// `true`/`false`: bool and `google.protobuf.BoolValue`.
+    Bool,
+    /// A message: only its fields can be named (`a.b=...`); its type is in
+    /// [`FieldInfo::message`].
+    Message,
+    /// A map, or a well-known message with no string form (Struct, Value,
+    /// ListValue, Any, Empty): cannot be set from a path or query.
+    Unsupported,
+}
+
+impl FieldKind {
+    /// Whether a single string can be the field's value.
+    pub(crate) fn is_leaf(self) -> bool {
+        matches!(self, FieldKind::String | FieldKind::Enum | FieldKind::Bool)
+    }
+}
+
+/// One field of a message, as the runtime needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldInfo {
+    /// The proto name (`display_name`), as used in paths and queries.
+    pub(crate) name: String,
+    /// The proto3 JSON name (`displayName`).
+    pub(crate) json_name: String,
+    pub(crate) kind: FieldKind,
+    /// `repeated` (never true for maps, which are [`FieldKind::Unsupported`]).
+    pub(crate) repeated: bool,
+    /// For [`FieldKind::Message`], the full name of the field's type; its
+    /// own table is in [`HttpRules::messages`] unless it is repeated.
+    pub(crate) message: Option<String>,
+}
+
+/// A field reached from a request message through singular message fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldPathInfo {
+    pub(crate) proto_path: Vec<String>,
+    pub(crate) json_path: Vec<String>,
+    pub(crate) kind: FieldKind,
+    pub(crate) repeated: bool,
+}
+
+/// Everything read from the annotations of one descriptor set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct HttpRules {
+    /// In file, service, method, then rule order.
+    pub(crate) bindings: Vec<HttpBinding>,
+    /// The fields of every request message of a binding and of every
+    /// message reachable from one through singular message fields, by full
+    /// name. One table per type (not per path) keeps the output linear in
+    /// the schema even for deep or recursive messages.
+    pub(crate) messages: BTreeMap<String, Vec<FieldInfo>>,
+}
+
+impl HttpRules {
+    /// Every field path under `message`, depth first, not descending into a
+    /// type already on the path (recursive messages). Convenient for tests
+    /// and for small schemas; the per-type tables are the compact form.
+    #[allow(dead_code)]
+    pub(crate) fn paths(&self, message: &str) -> Vec<FieldPathInfo> {
+        let mut out = Vec::new();
+        let mut stack = vec![message.to_owned()];
+        self.collect_paths(
+            message,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut stack,
+            &mut out,
+        );
+        out
+    }
+
+    fn collect_paths(
+        &self,
+        message: &str,
+        proto: &mut Vec<String>,
+        json: &mut Vec<String>,
+        stack: &mut Vec<String>,
+        out: &mut Vec<FieldPathInfo>,
+    ) {
+        let Some(fields) = self.messages.get(message) else {
+            return;
+        };
+        for field in fields {
+            proto.push(field.name.clone());
+            json.push(field.json_name.clone());
+            out.push(FieldPathInfo {
+                proto_path: proto.clone(),
+                json_path: json.clone(),
+                kind: field.kind,
+                repeated: field.repeated,
+            });
+            if let (FieldKind::Message, false, Some(child)) =
+                (field.kind, field.repeated, &field.message)
+                && !stack.contains(child)
+            {
+                stack.push(child.clone());
+                self.collect_paths(child, proto, json, stack, out);
+                stack.pop();
+            }
+            proto.pop();
+            json.pop();
+        }
+    }
+}
+
+/// Reads and checks the `google.api.http` rules of every method in
+/// `encoded_fds` (an encoded `FileDescriptorSet` that includes imports).
+pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
+    let pool = DescriptorPool::decode(encoded_fds)
+        .map_err(|e| format!("cannot read the descriptor set: {e}"))?;
+    let mut rules = HttpRules::default();
+    // Without the extension in the pool, no file imports annotations.proto.
+    let Some(extension) = pool.get_extension_by_name(HTTP_EXTENSION) else {
+        return Ok(rules);
+    };
+    let mut seen: HashMap<(String, String), String> = HashMap::new();
+    for service in pool.services() {
+        for method in service.methods() {
+            let options = method.options();
+            if !options.has_extension(&extension) {
+                continue;
+            }
+            let value = options.get_extension(&extension);
+            let Some(rule) = value.as_message() else {
+                continue;
+            };
+            let context = Context::new(&method);
+            let mut bindings = vec![context.binding(rule)?];
+            if let Some(additional) = rule
+                .get_field_by_name("additional_bindings")
+                .as_deref()
+                .and_then(Value::as_list)
+            {
+                for extra in additional.iter().filter_map(Value::as_message) {
+                    let binding = context.binding(extra)?;
+                    if extra
+                        .get_field_by_name("additional_bindings")
+                        .as_deref()
+                        .and_then(Value::as_list)
+                        .is_some_and(|l| !l.is_empty())
+                    {
+                        return Err(context.error(
+                            &binding,
+                            "an additional binding must not have additional_bindings",
+                        ));
+                    }
+                    bindings.push(binding);
+                }
+            }
+            for binding in bindings {
+                let canonical = Template::parse(&binding.template)
+                    .map(|t| t.canonical())
+                    .unwrap_or_default();
+                let key = (binding.verb.clone(), canonical);
+                let here = format!(
+                    "{} {} ({})",
+                    binding.verb, binding.template, binding.method_path
+                );
+                if let Some(existing) = seen.get(&key) {
+                    return Err(context.error(
+                        &binding,
+                        &format!("conflicts with {existing}: both match the same requests"),
+                    ));
+                }
+                seen.insert(key, here);
+                add_tables(&method.input(), &mut rules.messages);
+                rules.bindings.push(binding);
+            }
+        }
+    }
+    Ok(rules)
+}
+
+/// The method a rule belongs to, for checks and error messages.
+struct Context {
+    file: String,
+    method_path: String,
+    input: MessageDescriptor,
+    output: MessageDescriptor,
+}
+
+impl Context {
+    fn new(method: &MethodDescriptor) -> Self {
+        Context {
+            file: method.parent_file().name().to_owned(),
+            method_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+            input: method.input(),
+            output: method.output(),
+        }
+    }
+
+    fn error(&self, binding: &HttpBinding, problem: &str) -> String {
+        let rule = if binding.verb.is_empty() {
+            String::from("(no pattern)")
+        } else {
+            format!("{} {:?}", binding.verb, binding.template)
+        };
+        format!(
+            "{}: {}: google.api.http rule {rule}: {problem}",
+            self.file, self.method_path
+        )
+    }
+
+    /// Reads one `HttpRule` (ignoring its additional bindings) and checks it.
+    fn binding(&self, rule: &DynamicMessage) -> Result<HttpBinding, String> {
+        let string = |name: &str| {
+            rule.get_field_by_name(name)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let mut binding = HttpBinding {
+            method_path: self.method_path.clone(),
+            verb: String::new(),
+            template: String::new(),
+            body: string("body"),
+            response_body: string("response_body"),
+            input_type: self.input.full_name().to_owned(),
+            output_type: self.output.full_name().to_owned(),
+        };
+        for (field, verb) in [
+            ("get", "GET"),
+            ("put", "PUT"),
+            ("post", "POST"),
+            ("delete", "DELETE"),
+            ("patch", "PATCH"),
+        ] {
+            if rule.has_field_by_name(field) {
+                binding.verb = verb.to_owned();
+                binding.template = string(field);
+            }
+        }
+        if rule.has_field_by_name("custom")
+            && let Some(custom) = rule
+                .get_field_by_name("custom")
+                .as_deref()
+                .and_then(Value::as_message)
+        {
+            let get = |name: &str| {
+                custom
+                    .get_field_by_name(name)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            binding.verb = get("kind");
+            binding.template = get("path");
+            if !is_token(&binding.verb) {
+                let problem = format!("custom kind {:?} is not an HTTP method name", binding.verb);
+                return Err(self.error(&binding, &problem));
+            }
+        }
+        if binding.verb.is_empty() {
+            return Err(self.error(
+                &binding,
+                "sets no pattern (get, put, post, delete, patch or custom)",
+            ));
+        }
+        let template =
+            Template::parse(&binding.template).map_err(|e| self.error(&binding, &e.to_string()))?;
+        for variable in &template.variables {
+            self.check_path_variable(&variable.field_path)
+                .map_err(|problem| self.error(&binding, &problem))?;
+        }
+        self.check_body(&binding.body, &self.input, "body", true)
+            .map_err(|problem| self.error(&binding, &problem))?;
+        self.check_body(&binding.response_body, &self.output, "response_body", false)
+            .map_err(|problem| self.error(&binding, &problem))?;
+        Ok(binding)
+    }
+
+    /// A path variable must name a singular field with a string form,
+    /// reached through singular message fields.
+    fn check_path_variable(&self, path: &[String]) -> Result<(), String> {
+        let dotted = path.join(".");
+        let mut message = self.input.clone();
+        for (i, name) in path.iter().enumerate() {
+            let Some(field) = message.get_field_by_name(name) else {
+                return Err(format!(
+                    "path variable {dotted}: message {} has no field {name:?}",
+                    message.full_name()
+                ));
+            };
+            let kind = field_kind(&field);
+            if field.is_map() || field.is_list() {
+                let what = if field.is_map() { "a map" } else { "repeated" };
+                return Err(format!(
+                    "path variable {dotted}: field {name} of {} is {what}; \
+                     path variables must be singular",
+                    message.full_name()
+                ));
+            }
+            let last = i + 1 == path.len();
+            match (last, kind, field.kind()) {
+                (true, kind, _) if kind.is_leaf() => return Ok(()),
+                (true, _, _) => {
+                    return Err(format!(
+                        "path variable {dotted}: field {name} of {} is a message; \
+                         a path variable must end at a scalar, enum or string-like \
+                         well-known type",
+                        message.full_name()
+                    ));
+                }
+                (false, FieldKind::Message, Kind::Message(inner)) => message = inner,
+                (false, _, _) => {
+                    return Err(format!(
+                        "path variable {dotted}: field {name} of {} is not a message, \
+                         so it has no field {:?}",
+                        message.full_name(),
+                        path[i + 1]
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_body(
+        &self,
+        body: &str,
+        message: &MessageDescriptor,
+        what: &str,
+        star_allowed: bool,
+    ) -> Result<(), String> {
+        if body.is_empty() || (star_allowed && body == "*") {
+            return Ok(());
+        }
+        let allowed = if star_allowed {
+            "\"\", \"*\" or a top-level field"
+        } else {
+            "\"\" or a top-level field"
+        };
+        if body.contains('.') || body == "*" {
+            return Err(format!("{what} {body:?} must be {allowed}"));
+        }
+        if message.get_field_by_name(body).is_none() {
+            return Err(format!(
+                "{what} {body:?}: message {} has no such field (expected {allowed})",
+                message.full_name()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 9110 `token`: what `http::Method` accepts.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Well-known messages with a JSON string or bool form.
+fn well_known_kind(full_name: &str) -> Option<FieldKind> {
+    match full_name {
+        "google.protobuf.Timestamp"
+        | "google.protobuf.Duration"
+        | "google.protobuf.FieldMask"
+        | "google.protobuf.DoubleValue"
+        | "google.protobuf.FloatValue"
+        | "google.protobuf.Int64Value"
+        | "google.protobuf.UInt64Value"
+        | "google.protobuf.Int32Value"
+        | "google.protobuf.UInt32Value"
+        | "google.protobuf.StringValue"
+        | "google.protobuf.BytesValue" => Some(FieldKind::String),
+        "google.protobuf.BoolValue" => Some(FieldKind::Bool),
+        _ if full_name.starts_with("google.protobuf.") => Some(FieldKind::Unsupported),
+        _ => None,
+    }
+}
+
+fn field_kind(field: &FieldDescriptor) -> FieldKind {
+    if field.is_map() {
+        return FieldKind::Unsupported;
+    }
+    match field.kind() {
+        Kind::Bool => FieldKind::Bool,
+        Kind::Enum(_) => FieldKind::Enum,
+        Kind::Message(message) => {
+            well_known_kind(message.full_name()).unwrap_or(FieldKind::Message)
+        }
+        _ => FieldKind::String,
+    }
+}
+
+/// Adds the table of `root` and of every message reachable from it through
+/// singular message fields.
+fn add_tables(root: &MessageDescriptor, tables: &mut BTreeMap<String, Vec<FieldInfo>>) {
+    let mut pending = vec![root.clone()];
+    while let Some(message) = pending.pop() {
+        if tables.contains_key(message.full_name()) {
+            continue;
+        }
+        let mut fields = Vec::new();
+        for field in message.fields() {
+            let kind = field_kind(&field);
+            let nested = match (kind, field.kind()) {
+                (FieldKind::Message, Kind::Message(inner)) => Some(inner),
+                _ => None,
+            };
+            if let (Some(inner), false) = (&nested, field.is_list()) {
+                pending.push(inner.clone());
+            }
+            fields.push(FieldInfo {
+                name: field.name().to_owned(),
+                json_name: field.json_name().to_owned(),
+                kind,
+                repeated: field.is_list(),
+                message: nested.map(|m| m.full_name().to_owned()),
+            });
+        }
+        tables.insert(message.full_name().to_owned(), fields);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANNOTATIONS: &str = include_str!("../../proto/google/api/annotations.proto");
+    const HTTP: &str = include_str!("../../proto/google/api/http.proto");
+
+    struct InMemory(Vec<(String, String)>);
+
+    impl protox::file::FileResolver for InMemory {
+        fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+            match self.0.iter().find(|(n, _)| n == name) {
+                Some((n, source)) => protox::file::File::from_source(n, source),
+                None => Err(protox::Error::file_not_found(name)),
+            }
+        }
+    }
+
+    /// Compiles `files` (plus our copies of the google.api protos) and
+    /// returns protox's encoding, which keeps extension options.
+    fn compile(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut sources: Vec<(String, String)> = files
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        sources.push(("google/api/annotations.proto".into(), ANNOTATIONS.into()));
+        sources.push(("google/api/http.proto".into(), HTTP.into()));
+        let mut resolver = protox::file::ChainFileResolver::new();
+        resolver.add(protox::file::GoogleFileResolver::new());
+        resolver.add(InMemory(sources));
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true);
+        compiler
+            .open_files(files.iter().map(|(n, _)| *n))
+            .expect("test protos compile");
+        compiler.encode_file_descriptor_set()
+    }
+
+    const MESSAGES: &str = r#"
+        syntax = "proto3";
+        package lib.v1;
+        import "google/api/annotations.proto";
+        import "google/protobuf/timestamp.proto";
+        import "google/protobuf/wrappers.proto";
+        import "google/protobuf/struct.proto";
+        import "google/protobuf/field_mask.proto";
+        enum Genre { GENRE_UNSPECIFIED = 0; FICTION = 1; }
+        message Author { string display_name = 1; Author mentor = 2; }
+        message Book {
+          string name = 1;
+          Author author = 2;
+          repeated string tags = 3;
+          map<string, string> labels = 4;
+          google.protobuf.Timestamp published = 5;
+          google.protobuf.BoolValue in_print = 6;
+          google.protobuf.Struct extra = 7;
+          Genre genre = 8;
+          int64 pages = 9;
+          bool signed = 10;
+          repeated Author editors = 11;
+          bytes cover = 12;
+        }
+        message GetBookRequest { string name = 1; int32 version = 2; }
+        message UpdateBookRequest { Book book = 1; google.protobuf.FieldMask update_mask = 2; }
+        message ListBooksRequest { string parent = 1; repeated string filter = 2; }
+        message ListBooksResponse { repeated Book books = 1; string next_page_token = 2; }
+    "#;
+
+    fn proto(service: &str) -> Vec<u8> {
+        compile(&[("lib/v1/lib.proto", &format!("{MESSAGES}\n{service}"))])
+    }
+
+    fn rules(service: &str) -> HttpRules {
+        match http_rules(&proto(service)) {
+            Ok(rules) => rules,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn error(service: &str) -> String {
+        match http_rules(&proto(service)) {
+            Ok(rules) => panic!("accepted: {rules:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn summary(rules: &HttpRules) -> Vec<String> {
+        rules
+            .bindings
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {} {} body={:?} response_body={:?}",
+                    b.method_path, b.verb, b.template, b.body, b.response_body
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_every_pattern_and_additional_bindings() {
+        let rules = rules(
+            r#"service Library {
+              rpc GetBook(GetBookRequest) returns (Book) {
+                option (google.api.http) = {
+                  get: "/v1/{name=shelves/*/books/*}"
+                  additional_bindings { get: "/v1/books/{name}" }
+                  additional_bindings { custom { kind: "HEAD" path: "/v1/{name=books/*}" } }
+                };
+              }
+              rpc UpdateBook(UpdateBookRequest) returns (Book) {
+                option (google.api.http) = {
+                  patch: "/v1/{book.name=shelves/*/books/*}" body: "book"
+                  additional_bindings { put: "/v1/{book.name=books/*}" body: "*" }
+                };
+              }
+              rpc CreateBook(Book) returns (Book) {
+                option (google.api.http) = { post: "/v1/books" body: "*" };
+              }
+              rpc DeleteBook(GetBookRequest) returns (Book) {
+                option (google.api.http) = { delete: "/v1/{name=books/*}" };
+              }
+              rpc ListBooks(ListBooksRequest) returns (ListBooksResponse) {
+                option (google.api.http) = {
+                  get: "/v1/{parent=shelves/*}/books" response_body: "books"
+                };
+              }
+              rpc ImportBooks(ListBooksRequest) returns (Book) {
+                option (google.api.http) = { post: "/v1/books:import" body: "*" };
+              }
+              rpc NoRule(GetBookRequest) returns (Book);
+            }"#,
+        );
+        assert_eq!(
+            summary(&rules),
+            [
+                r#"/lib.v1.Library/GetBook GET /v1/{name=shelves/*/books/*} body="" response_body="""#,
+                r#"/lib.v1.Library/GetBook GET /v1/books/{name} body="" response_body="""#,
+                r#"/lib.v1.Library/GetBook HEAD /v1/{name=books/*} body="" response_body="""#,
+                r#"/lib.v1.Library/UpdateBook PATCH /v1/{book.name=shelves/*/books/*} body="book" response_body="""#,
+                r#"/lib.v1.Library/UpdateBook PUT /v1/{book.name=books/*} body="*" response_body="""#,
+                r#"/lib.v1.Library/CreateBook POST /v1/books body="*" response_body="""#,
+                r#"/lib.v1.Library/DeleteBook DELETE /v1/{name=books/*} body="" response_body="""#,
+                r#"/lib.v1.Library/ListBooks GET /v1/{parent=shelves/*}/books body="" response_body="books""#,
+                r#"/lib.v1.Library/ImportBooks POST /v1/books:import body="*" response_body="""#,
+            ]
+        );
+        assert_eq!(rules.bindings[3].input_type, "lib.v1.UpdateBookRequest");
+        assert_eq!(rules.bindings[3].output_type, "lib.v1.Book");
+    }
+
+    #[test]
+    fn no_annotations_no_bindings() {
+        let fds = compile(&[(
+            "a.proto",
+            r#"syntax = "proto3"; package a; message M {} service S { rpc C(M) returns (M); }"#,
+        )]);
+        assert_eq!(http_rules(&fds), Ok(HttpRules::default()));
+    }
+
+    #[test]
+    fn prost_reencoding_loses_the_annotations() {
+        // Why compile_fds needs protox's bytes, not a prost_types round trip.
+        use prost::Message as _;
+        let bytes = proto(
+            r#"service S { rpc G(GetBookRequest) returns (Book) {
+                 option (google.api.http) = { get: "/v1/{name}" }; } }"#,
+        );
+        assert_eq!(http_rules(&bytes).map(|r| r.bindings.len()), Ok(1));
+        let decoded = prost_types::FileDescriptorSet::decode(bytes.as_slice()).unwrap();
+        let reencoded = http_rules(&decoded.encode_to_vec()).map(|r| r.bindings.len());
+        assert_eq!(reencoded, Ok(0));
+    }
+
+    #[test]
+    fn field_tables() {
+        let rules = rules(
+            r#"service S { rpc U(UpdateBookRequest) returns (Book) {
+                 option (google.api.http) = { patch: "/v1/{book.name}" body: "book" }; } }"#,
+        );
+        let names: Vec<&str> = rules.messages.keys().map(String::as_str).collect();
+        // Repeated `editors` is not descended into, but `author` is; the
+        // well-known leaves get no table.
+        assert_eq!(
+            names,
+            ["lib.v1.Author", "lib.v1.Book", "lib.v1.UpdateBookRequest"]
+        );
+        let book = &rules.messages["lib.v1.Book"];
+        let row = |name: &str| book.iter().find(|f| f.name == name).unwrap().clone();
+        assert_eq!(
+            row("author"),
+            FieldInfo {
+                name: "author".into(),
+                json_name: "author".into(),
+                kind: FieldKind::Message,
+                repeated: false,
+                message: Some("lib.v1.Author".into()),
+            }
+        );
+        let kinds: Vec<(&str, FieldKind, bool)> = book
+            .iter()
+            .map(|f| (f.name.as_str(), f.kind, f.repeated))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("name", FieldKind::String, false),
+                ("author", FieldKind::Message, false),
+                ("tags", FieldKind::String, true),
+                ("labels", FieldKind::Unsupported, false),
+                ("published", FieldKind::String, false),
+                ("in_print", FieldKind::Bool, false),
+                ("extra", FieldKind::Unsupported, false),
+                ("genre", FieldKind::Enum, false),
+                ("pages", FieldKind::String, false),
+                ("signed", FieldKind::Bool, false),
+                ("editors", FieldKind::Message, true),
+                ("cover", FieldKind::String, false),
+            ]
+        );
+        assert_eq!(row("in_print").json_name, "inPrint");
+        let mask = &rules.messages["lib.v1.UpdateBookRequest"][1];
+        assert_eq!(
+            (mask.json_name.as_str(), mask.kind),
+            ("updateMask", FieldKind::String)
+        );
+
+        // Flattened paths stop at recursion (Author.mentor is listed, not expanded twice).
+        let paths: Vec<String> = rules
+            .paths("lib.v1.UpdateBookRequest")
+            .iter()
+            .map(|p| format!("{}={}", p.proto_path.join("."), p.json_path.join(".")))
+            .collect();
+        assert!(paths.contains(&"book.author.display_name=book.author.displayName".into()));
+        assert!(paths.contains(&"book.author.mentor=book.author.mentor".into()));
+        assert!(!paths.iter().any(|p| p.starts_with("book.author.mentor.")));
+        assert!(paths.contains(&"update_mask=updateMask".into()));
+    }
+
+    #[test]
+    fn rejects_bad_rules_naming_file_method_and_rule() {
+        let service = |options: &str| {
+            format!(
+                r#"service S {{ rpc M(UpdateBookRequest) returns (ListBooksResponse) {{
+                     option (google.api.http) = {{ {options} }}; }} }}"#
+            )
+        };
+        let cases = [
+            (r#"get: "/v1/{name=shelves/*""#, "unclosed variable"),
+            (r#"get: "v1/x""#, "must start with '/'"),
+            (r#"get: "/v1/**/x""#, "'**' must be the last"),
+            (r#"get: "/v1/{a}/{a}""#, "bound twice"),
+            (r#"get: "/v1/{name}""#, "has no field \"name\""),
+            (r#"get: "/v1/{book.title}""#, "has no field \"title\""),
+            (r#"get: "/v1/{book.tags}""#, "repeated"),
+            (r#"get: "/v1/{book.labels}""#, "a map"),
+            (r#"get: "/v1/{book}""#, "is a message"),
+            (r#"get: "/v1/{book.author}""#, "is a message"),
+            (r#"get: "/v1/{book.extra}""#, "is a message"),
+            (r#"get: "/v1/{book.name.x}""#, "is not a message"),
+            (r#"get: "/v1/{book.editors.display_name}""#, "repeated"),
+            (r#"post: "/v1/x" body: "nope""#, "body \"nope\""),
+            (r#"post: "/v1/x" body: "book.name""#, "top-level field"),
+            (
+                r#"get: "/v1/x" response_body: "nope""#,
+                "response_body \"nope\"",
+            ),
+            (r#"get: "/v1/x" response_body: "*""#, "response_body \"*\""),
+            (r#"body: "*""#, "sets no pattern"),
+            (r#"custom { kind: "" path: "/v1/x" }"#, "not an HTTP method"),
+            (
+                r#"custom { kind: "GET X" path: "/v1/x" }"#,
+                "not an HTTP method",
+            ),
+            (
+                r#"get: "/v1/x" additional_bindings { get: "/v1/y" additional_bindings { get: "/v1/z" } }"#,
+                "must not have additional_bindings",
+            ),
+            (
+                r#"get: "/v1/x" additional_bindings { get: "/v1/{book.nope}" }"#,
+                "has no field \"nope\"",
+            ),
+        ];
+        for (options, expected) in cases {
+            let message = error(&service(options));
+            assert!(message.contains(expected), "{options}: {message}");
+            assert!(
+                message.starts_with("lib/v1/lib.proto: /lib.v1.S/M: google.api.http rule "),
+                "{message}"
+            );
+        }
+        let message = error(&service(r#"get: "/v1/{book.tags}""#));
+        assert!(
+            message.contains(r#"rule GET "/v1/{book.tags}""#),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn conflicts_across_methods_ignore_variable_names() {
+        let message = error(
+            r#"service S {
+              rpc A(GetBookRequest) returns (Book) {
+                option (google.api.http) = { get: "/v1/{name=books/*}" };
+              }
+              rpc B(ListBooksRequest) returns (Book) {
+                option (google.api.http) = { get: "/v1/books/{parent}" };
+              }
+            }"#,
+        );
+        assert!(message.contains("/lib.v1.S/B"), "{message}");
+        assert!(
+            message.contains("conflicts with GET /v1/{name=books/*} (/lib.v1.S/A)"),
+            "{message}"
+        );
+        // Within one method too, and with verbs.
+        let message = error(
+            r#"service S { rpc A(GetBookRequest) returns (Book) {
+                 option (google.api.http) = { post: "/v1/{name}:run"
+                   additional_bindings { post: "/v1/{name=*}:run" } }; } }"#,
+        );
+        assert!(message.contains("conflicts with"), "{message}");
+        // Different verbs or suffixes do not conflict.
+        let ok = rules(
+            r#"service S { rpc A(GetBookRequest) returns (Book) {
+                 option (google.api.http) = { get: "/v1/{name}"
+                   additional_bindings { delete: "/v1/{name}" }
+                   additional_bindings { get: "/v1/{name}:run" }
+                   additional_bindings { get: "/v1/{name=**}" } }; } }"#,
+        );
+        assert_eq!(ok.bindings.len(), 4);
+    }
+
+    #[test]
+    fn path_variables_may_end_at_string_like_well_known_types_and_enums() {
+        let ok = rules(
+            r#"service S { rpc A(UpdateBookRequest) returns (Book) {
+                 option (google.api.http) = { get: "/v1/{book.published}/{book.genre}/{book.in_print}/{book.pages}/{book.signed}" }; } }"#,
+        );
+        assert_eq!(ok.bindings.len(), 1);
+    }
+}

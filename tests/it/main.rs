@@ -1,0 +1,9 @@
+//! Integration tests: real servers on 127.0.0.1:0, real tonic and hyper
+//! clients over HTTP/1.1 and h2c. One test binary (each links separately).
+#![allow(unreachable_pub, missing_docs, non_snake_case)]
+
+#[path = "../../examples/common/mod.rs"]
+mod common;
+mod compose;
+mod support;
+mod unary;

@@ -1,0 +1,127 @@
+//! Starting servers and calling them.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::common;
+use crate::common::echo::v1::echo_service_client::EchoServiceClient;
+use crate::common::library::v1::library_service_client::LibraryServiceClient;
+
+/// Which HTTP version a JSON client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http1,
+    H2c,
+}
+
+pub const BOTH: [Version; 2] = [Version::Http1, Version::H2c];
+
+/// The example server, started on 127.0.0.1:0.
+pub async fn start(config: &str, token: Option<&str>) -> SocketAddr {
+    let config = dual_protocol::Config::from_toml(config).expect("test config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = token.map(str::to_owned);
+    tokio::spawn(async move { common::serve(listener, &config, token).await.unwrap() });
+    addr
+}
+
+/// The example server with the default configuration.
+pub async fn start_default() -> SocketAddr {
+    start("", None).await
+}
+
+/// Serves any `Service` the way `axum::serve` does.
+pub async fn serve_axum(router: axum::Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+pub async fn library(addr: SocketAddr) -> LibraryServiceClient<tonic::transport::Channel> {
+    LibraryServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+}
+
+pub async fn echo(addr: SocketAddr) -> EchoServiceClient<tonic::transport::Channel> {
+    EchoServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+}
+
+/// An HTTP answer: status, headers, body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts a JSON error body with this HTTP status and gRPC code; returns it.
+    pub fn error(&self, status: u16, code: i64) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{self:?}");
+        assert_eq!(self.headers["content-type"], "application/json", "{self:?}");
+        let json = self.json();
+        assert_eq!(json["code"], code, "{json}");
+        assert!(json["message"].is_string(), "{json}");
+        json
+    }
+}
+
+fn client(version: Version) -> Client<HttpConnector, Full<Bytes>> {
+    let mut builder = Client::builder(TokioExecutor::new());
+    if version == Version::H2c {
+        builder.http2_only(true);
+    }
+    builder.build_http()
+}
+
+/// Sends `request` over `version`.
+pub async fn send(version: Version, request: Request<Full<Bytes>>) -> Answer {
+    let response = client(version).request(request).await.expect("HTTP call");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("response body").to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// POSTs `json` to `path` with `content-type: application/json`.
+pub async fn post_json(version: Version, addr: SocketAddr, path: &str, json: &str) -> Answer {
+    post_with(version, addr, path, json, &[]).await
+}
+
+/// POSTs `json` with extra headers.
+pub async fn post_with(
+    version: Version,
+    addr: SocketAddr,
+    path: &str,
+    json: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request =
+        Request::post(format!("http://{addr}{path}")).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send(version, request.body(Full::from(json.to_owned())).unwrap()).await
+}
