@@ -1,9 +1,11 @@
 //! What kind of request this is: decided once, from the content-type and
 //! the path, before anything else is looked at.
 
-use http::{HeaderMap, Request, header};
+use http::{HeaderMap, Method, Request, header};
 
-use crate::registry::{MethodDescriptor, Registry, split_path};
+use crate::registry::{MethodDescriptor, Registry, Route, split_path};
+use crate::rest::query::DecodeError;
+use crate::rest::router::RouteMatch;
 
 /// The layer's decision for one request.
 #[derive(Debug)]
@@ -12,6 +14,12 @@ pub(crate) enum RequestKind<'a> {
     Grpc,
     /// An RPC path of a method the layer serves as JSON.
     Json(&'a MethodDescriptor),
+    /// A REST route, with its path variables decoded.
+    Rest(&'a Route, Vec<(&'a [String], String)>),
+    /// A REST route whose path variable does not decode.
+    RestBadPath(&'a [String], DecodeError),
+    /// A REST path bound for other verbs only.
+    RestNotAllowed(Vec<Method>),
     /// `/{known service}/{unknown method}`.
     UnknownMethod,
     /// Anything else: another route of the inner service.
@@ -25,6 +33,14 @@ pub(crate) fn classify<'a, B>(request: &Request<B>, registry: &'a Registry) -> R
     let path = request.uri().path();
     if let Some(method) = registry.method(path) {
         return RequestKind::Json(method);
+    }
+    match registry.route(request.method(), path) {
+        RouteMatch::Found { value, bindings } => return RequestKind::Rest(value, bindings),
+        RouteMatch::BadBinding {
+            field_path, error, ..
+        } => return RequestKind::RestBadPath(field_path, error),
+        RouteMatch::MethodNotAllowed { allow } => return RequestKind::RestNotAllowed(allow),
+        RouteMatch::NotFound => {}
     }
     match split_path(path) {
         Some((service, _)) if registry.has_service(service) => RequestKind::UnknownMethod,

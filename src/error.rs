@@ -70,8 +70,8 @@ pub(crate) enum Rejection {
     UnsupportedMediaType(Option<HeaderValue>),
     /// A compressed JSON body.
     UnsupportedEncoding(HeaderValue),
-    /// A verb other than POST on an RPC path.
-    MethodNotAllowed(http::Method),
+    /// A verb the path is not bound for; the verbs it is bound for.
+    MethodNotAllowed(http::Method, Vec<http::Method>),
     /// `/{known service}/{unknown method}`.
     UnknownMethod(String),
     /// A streaming method called as unary JSON.
@@ -121,10 +121,13 @@ impl Rejection {
                     String::from_utf8_lossy(got.as_bytes())
                 ),
             ),
-            Self::MethodNotAllowed(method) => (
+            Self::MethodNotAllowed(method, allow) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 code::UNIMPLEMENTED,
-                format!("method {method} is not allowed on an RPC path: use POST"),
+                format!(
+                    "method {method} is not allowed here: use {}",
+                    join(allow, " or ")
+                ),
             ),
             Self::UnknownMethod(path) => (
                 StatusCode::NOT_FOUND,
@@ -170,17 +173,25 @@ impl Rejection {
             status.details.push(bad_request(&e.field, &e.message));
         }
         let mut response = json_response(http, status.to_json(registry));
-        if let Self::MethodNotAllowed(_) = self {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        if let Self::MethodNotAllowed(_, allow) = &self
+            && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
+        {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         response
     }
 }
 
+fn join(methods: &[http::Method], separator: &str) -> String {
+    methods
+        .iter()
+        .map(http::Method::as_str)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// A `google.rpc.BadRequest` detail with one field violation.
-fn bad_request(field: &str, description: &str) -> pbjson_types::Any {
+fn bad_request(field: &str, description: &str) -> crate::types::Any {
     use prost::Message as _;
     let detail = crate::rpc::BadRequest {
         field_violations: vec![crate::rpc::bad_request::FieldViolation {
@@ -189,7 +200,7 @@ fn bad_request(field: &str, description: &str) -> pbjson_types::Any {
             ..Default::default()
         }],
     };
-    pbjson_types::Any {
+    crate::types::Any {
         type_url: "type.googleapis.com/google.rpc.BadRequest".to_owned(),
         value: detail.encode_to_vec().into(),
     }

@@ -35,10 +35,14 @@ pub struct DualProtocolLayer {
 impl DualProtocolLayer {
     /// A layer that knows every service `dual-protocol-build` generated in
     /// this binary, with the default options.
+    ///
+    /// # Panics
+    ///
+    /// When two generated packages bind the same REST route (the generator
+    /// rejects this within one build; packages from different crates can
+    /// still collide). Use [`builder`](Self::builder) to get the error instead.
     pub fn new() -> Self {
-        Builder::new()
-            .build()
-            .expect("the default options are valid")
+        Builder::new().build().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A [`Builder`] to choose services and options.
@@ -162,13 +166,13 @@ impl Builder {
             }
         }
         let mut registry = Registry::default();
-        registry.add(&crate::rpc::DUAL_PROTOCOL, |_| false);
+        registry.add(&crate::rpc::DUAL_PROTOCOL, |_| false)?;
         for package in &packages {
             registry.add(package, |service| {
                 self.only
                     .as_ref()
                     .is_none_or(|only| only.iter().any(|n| n == service))
-            });
+            })?;
         }
         Ok(DualProtocolLayer {
             shared: Arc::new(Shared {

@@ -105,9 +105,11 @@ mod future;
 mod layer;
 mod metadata;
 mod registry;
+mod rest;
 mod service;
 mod status;
 mod transcode;
+pub mod types;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -119,7 +121,8 @@ pub use error::Error;
 pub use future::ResponseFuture;
 pub use layer::{Builder, DEFAULT_MAX_REQUEST_BYTES, DualProtocolLayer};
 pub use registry::{
-    MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor, ServiceDescriptor,
+    FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,
+    ServiceDescriptor,
 };
 pub use service::DualProtocolService;
 pub use status::http_status;

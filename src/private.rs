@@ -8,8 +8,54 @@ pub use crate::registry::Registration;
 pub use inventory;
 
 use crate::registry::{
-    MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor, ServiceDescriptor,
+    FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,
+    ServiceDescriptor,
 };
+
+/// How a string from a REST path or query becomes the JSON of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A JSON string (strings, bytes, numbers, string-form well-known types).
+    String,
+    /// An enum: a name, or a number.
+    Enum,
+    /// `true` or `false`.
+    Bool,
+    /// A message: only its fields can be named.
+    Message,
+    /// A map or a message with no string form.
+    Unsupported,
+}
+
+pub const fn field(
+    name: &'static str,
+    json_name: &'static str,
+    kind: FieldKind,
+    repeated: bool,
+    message: &'static str,
+) -> FieldDescriptor {
+    FieldDescriptor {
+        name,
+        json_name,
+        kind,
+        repeated,
+        message,
+    }
+}
+
+pub const fn http(
+    verb: &'static str,
+    template: &'static str,
+    body: &'static str,
+    response_body: &'static str,
+) -> HttpRule {
+    HttpRule {
+        verb,
+        template,
+        body,
+        response_body,
+    }
+}
 use crate::transcode::json::{json_to_proto, proto_to_json};
 
 pub const fn package(
@@ -31,57 +77,84 @@ pub const fn service(
     ServiceDescriptor { name, methods }
 }
 
-const fn method<Req, Resp>(path: &'static str, kind: MethodKind) -> MethodDescriptor
+const fn method<Req, Resp>(
+    path: &'static str,
+    input: &'static str,
+    http: &'static [HttpRule],
+    kind: MethodKind,
+) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
     MethodDescriptor {
         path,
+        input,
+        http,
         kind,
         request: json_to_proto::<Req>,
         response: proto_to_json::<Resp>,
     }
 }
 
-pub const fn unary<Req, Resp>(path: &'static str) -> MethodDescriptor
+pub const fn unary<Req, Resp>(
+    path: &'static str,
+    input: &'static str,
+    http: &'static [HttpRule],
+) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, MethodKind::Unary)
+    method::<Req, Resp>(path, input, http, MethodKind::Unary)
 }
 
-pub const fn server_streaming<Req, Resp>(path: &'static str) -> MethodDescriptor
+pub const fn server_streaming<Req, Resp>(
+    path: &'static str,
+    input: &'static str,
+    http: &'static [HttpRule],
+) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, MethodKind::ServerStreaming)
+    method::<Req, Resp>(path, input, http, MethodKind::ServerStreaming)
 }
 
-pub const fn client_streaming<Req, Resp>(path: &'static str) -> MethodDescriptor
+pub const fn client_streaming<Req, Resp>(
+    path: &'static str,
+    input: &'static str,
+    http: &'static [HttpRule],
+) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, MethodKind::ClientStreaming)
+    method::<Req, Resp>(path, input, http, MethodKind::ClientStreaming)
 }
 
-pub const fn bidi_streaming<Req, Resp>(path: &'static str) -> MethodDescriptor
+pub const fn bidi_streaming<Req, Resp>(
+    path: &'static str,
+    input: &'static str,
+    http: &'static [HttpRule],
+) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, MethodKind::BidiStreaming)
+    method::<Req, Resp>(path, input, http, MethodKind::BidiStreaming)
 }
 
-pub const fn message<M>(full_name: &'static str) -> MessageDescriptor
+pub const fn message<M>(
+    full_name: &'static str,
+    fields: &'static [FieldDescriptor],
+) -> MessageDescriptor
 where
     M: Message + Default + Serialize,
 {
     MessageDescriptor {
         full_name,
         to_json: proto_to_json::<M>,
+        fields,
     }
 }

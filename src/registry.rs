@@ -6,6 +6,7 @@ use std::fmt;
 
 use bytes::BytesMut;
 
+use crate::rest::router::{RouteMatch, Router};
 use crate::transcode::json::{DecodeError, JsonError};
 
 /// JSON request bytes to protobuf bytes, appended to the buffer.
@@ -31,6 +32,9 @@ pub enum MethodKind {
 #[derive(Clone, Copy)]
 pub struct MethodDescriptor {
     pub(crate) path: &'static str,
+    /// Full name of the input message.
+    pub(crate) input: &'static str,
+    pub(crate) http: &'static [HttpRule],
     pub(crate) kind: MethodKind,
     pub(crate) request: JsonToProto,
     pub(crate) response: ProtoToJson,
@@ -56,6 +60,45 @@ impl MethodDescriptor {
     pub fn kind(&self) -> MethodKind {
         self.kind
     }
+
+    /// The REST bindings of the method's `google.api.http` rule.
+    pub fn http_rules(&self) -> &'static [HttpRule] {
+        self.http
+    }
+}
+
+/// One REST binding of a method, from its `google.api.http` annotation.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRule {
+    pub(crate) verb: &'static str,
+    pub(crate) template: &'static str,
+    /// `""`, `"*"` or the JSON name of the body field.
+    pub(crate) body: &'static str,
+    /// `""` or the JSON name of the response field sent as the body.
+    pub(crate) response_body: &'static str,
+}
+
+impl HttpRule {
+    /// The HTTP verb (`GET`, `POST`, ... or a custom one).
+    pub fn verb(&self) -> &'static str {
+        self.verb
+    }
+
+    /// The path template, e.g. `/v1/{name=shelves/*/books/*}`.
+    pub fn template(&self) -> &'static str {
+        self.template
+    }
+}
+
+/// One field of a request message, for REST paths and query parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDescriptor {
+    pub(crate) name: &'static str,
+    pub(crate) json_name: &'static str,
+    pub(crate) kind: crate::__private::FieldKind,
+    pub(crate) repeated: bool,
+    /// For message fields, the full name of their type.
+    pub(crate) message: &'static str,
 }
 
 impl fmt::Debug for MethodDescriptor {
@@ -91,6 +134,7 @@ impl ServiceDescriptor {
 pub struct MessageDescriptor {
     pub(crate) full_name: &'static str,
     pub(crate) to_json: ProtoToJson,
+    pub(crate) fields: &'static [FieldDescriptor],
 }
 
 impl MessageDescriptor {
@@ -158,29 +202,80 @@ pub(crate) fn split_path(path: &str) -> Option<(&str, &str)> {
         .then_some((service, method))
 }
 
+/// A REST binding resolved to its method.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) method: MethodDescriptor,
+    pub(crate) rule: HttpRule,
+}
+
 /// The tables one layer answers from, built once.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     methods: HashMap<&'static str, MethodDescriptor>,
     services: HashMap<&'static str, ()>,
     messages: HashMap<&'static str, ProtoToJson>,
+    fields: HashMap<&'static str, &'static [FieldDescriptor]>,
+    routes: Router<Route>,
 }
 
 impl Registry {
     /// Adds the services of `package` that `keep` accepts, and all its messages.
     /// The first registration of a path or message name wins.
-    pub(crate) fn add(&mut self, package: &PackageDescriptor, keep: impl Fn(&str) -> bool) {
-        for service in package.services.iter().filter(|s| keep(s.name)) {
-            self.services.insert(service.name, ());
-            for method in service.methods {
-                self.methods.entry(method.path).or_insert(*method);
-            }
-        }
+    ///
+    /// A REST binding that matches the same requests as one already added
+    /// (from another package) is an error naming both.
+    pub(crate) fn add(
+        &mut self,
+        package: &PackageDescriptor,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<(), crate::Error> {
         for message in package.messages {
             self.messages
                 .entry(message.full_name)
                 .or_insert(message.to_json);
+            if !message.fields.is_empty() {
+                self.fields
+                    .entry(message.full_name)
+                    .or_insert(message.fields);
+            }
         }
+        for service in package.services.iter().filter(|s| keep(s.name)) {
+            self.services.insert(service.name, ());
+            for method in service.methods {
+                if self.methods.contains_key(method.path) {
+                    continue;
+                }
+                self.methods.insert(method.path, *method);
+                for rule in method.http {
+                    let verb = http::Method::from_bytes(rule.verb.as_bytes()).map_err(|e| {
+                        crate::Error::new(format!("{}: bad verb {:?}: {e}", method.path, rule.verb))
+                    })?;
+                    let route = Route {
+                        method: *method,
+                        rule: *rule,
+                    };
+                    self.routes
+                        .insert(verb, rule.template, route)
+                        .map_err(|e| {
+                            crate::Error::new(format!(
+                                "{}: google.api.http {} {}: {e}",
+                                method.path, rule.verb, rule.template
+                            ))
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn route(&self, verb: &http::Method, path: &str) -> RouteMatch<'_, Route> {
+        self.routes.at(verb, path)
+    }
+
+    /// The REST-nameable fields of message `full_name`.
+    pub(crate) fn fields(&self, full_name: &str) -> &'static [FieldDescriptor] {
+        self.fields.get(full_name).copied().unwrap_or_default()
     }
 
     pub(crate) fn method(&self, path: &str) -> Option<&MethodDescriptor> {

@@ -76,25 +76,37 @@ where
                 ResponseFuture::passthrough(self.inner.call(request.map(DualBody::new)))
             }
             // JSON on a gRPC-only server.
-            RequestKind::Json(_) | RequestKind::UnknownMethod
+            RequestKind::Json(_)
+            | RequestKind::Rest(..)
+            | RequestKind::RestBadPath(..)
+            | RequestKind::RestNotAllowed(_)
+            | RequestKind::UnknownMethod
                 if shared.server_type == ServerType::Grpc =>
             {
                 ResponseFuture::ready(Rejection::JsonDisabled.into_response(&shared.registry))
             }
             // A method of ours: check what needs no body now, then read the
-            // body and call. The ready service goes with the call; a clone
-            // stays to be made ready for the next request.
+            // body and call.
             RequestKind::Json(method) => {
-                match unary::prepare(request, method, shared.max_request_bytes) {
-                    Ok(prepared) => {
-                        let clone = self.inner.clone();
-                        let ready = std::mem::replace(&mut self.inner, clone);
-                        ResponseFuture::json(Box::pin(unary::call(ready, prepared, shared.clone())))
-                    }
-                    Err(rejection) => {
-                        ResponseFuture::ready(rejection.into_response(&shared.registry))
-                    }
-                }
+                let prepared = unary::prepare(request, method, shared.max_request_bytes);
+                self.json_call(prepared)
+            }
+            // A REST route: the same, with path variables and query
+            // parameters turned into fields first.
+            RequestKind::Rest(route, bindings) => {
+                let prepared = unary::prepare_rest(request, route, bindings, shared);
+                self.json_call(prepared)
+            }
+            RequestKind::RestBadPath(field, error) => {
+                let rejection = Rejection::Json(crate::transcode::json::JsonError {
+                    field: field.join("."),
+                    message: format!("bad path segment: {error}"),
+                });
+                ResponseFuture::ready(rejection.into_response(&shared.registry))
+            }
+            RequestKind::RestNotAllowed(allow) => {
+                let rejection = Rejection::MethodNotAllowed(request.method().clone(), allow);
+                ResponseFuture::ready(rejection.into_response(&shared.registry))
             }
             // A known service but no such method: say so here rather than let
             // the inner router answer gRPC's UNIMPLEMENTED to a JSON client.
@@ -114,6 +126,34 @@ where
                     uri,
                 )
             }
+        }
+    }
+}
+
+impl<S> DualProtocolService<S> {
+    /// Starts a prepared JSON call, or answers its rejection. The ready
+    /// service goes with the call; a clone stays, to be made ready for the
+    /// next request.
+    fn json_call<B, ResBody>(
+        &mut self,
+        prepared: Result<unary::Prepared<B>, Rejection>,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<DualBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
+    {
+        match prepared {
+            Ok(prepared) => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::json(Box::pin(unary::call(ready, prepared, self.shared.clone())))
+            }
+            Err(rejection) => ResponseFuture::ready(rejection.into_response(&self.shared.registry)),
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn http_status(code: i32) -> StatusCode {
 pub(crate) struct GrpcStatus {
     pub(crate) code: i32,
     pub(crate) message: String,
-    pub(crate) details: Vec<pbjson_types::Any>,
+    pub(crate) details: Vec<crate::types::Any>,
 }
 
 impl GrpcStatus {
@@ -114,7 +114,7 @@ impl GrpcStatus {
 }
 
 /// Writes one `google.protobuf.Any` in its JSON form.
-fn write_any(out: &mut Vec<u8>, any: &pbjson_types::Any, registry: &Registry) {
+fn write_any(out: &mut Vec<u8>, any: &crate::types::Any, registry: &Registry) {
     let type_name = any.type_url.rsplit('/').next().unwrap_or_default();
     let start = out.len();
     out.extend_from_slice(b"{\"@type\":");
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn unknown_detail_types_print_as_base64() {
         let mut status = GrpcStatus::new(3, "bad \"input\"");
-        status.details.push(pbjson_types::Any {
+        status.details.push(crate::types::Any {
             type_url: "type.googleapis.com/x.Unknown".into(),
             value: vec![1, 2, 3].into(),
         });

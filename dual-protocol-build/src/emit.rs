@@ -33,21 +33,42 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
                 (true, false) => "client_streaming",
                 (true, true) => "bidi_streaming",
             };
-            writeln!(
+            let path = format!("/{}/{}", service.full_name, method.name);
+            write!(
                 out,
-                "        {PRIVATE}::{constructor}::<{}, {}>(\"/{}/{}\"),",
-                method.input, method.output, service.full_name, method.name
+                "        {PRIVATE}::{constructor}::<{}, {}>({path:?}, {:?}, &[",
+                method.input, method.output, method.input_name
             )?;
+            for http in &method.http {
+                write!(
+                    out,
+                    "{PRIVATE}::http({:?}, {:?}, {:?}, {:?}), ",
+                    http.verb, http.template, http.body, http.response_body
+                )?;
+            }
+            writeln!(out, "]),")?;
         }
         writeln!(out, "    ]),")?;
     }
     writeln!(out, "], &[")?;
     for message in &package.messages {
-        writeln!(
+        write!(
             out,
-            "    {PRIVATE}::message::<{}>(\"{}\"),",
+            "    {PRIVATE}::message::<{}>({:?}, &[",
             message.rust_path, message.full_name
         )?;
+        for field in &message.fields {
+            write!(
+                out,
+                "{PRIVATE}::field({:?}, {:?}, {PRIVATE}::FieldKind::{:?}, {}, {:?}), ",
+                field.name,
+                field.json_name,
+                field.kind,
+                field.repeated,
+                field.message.as_deref().unwrap_or_default()
+            )?;
+        }
+        writeln!(out, "]),")?;
     }
     writeln!(out, "]);")?;
     writeln!(
@@ -70,13 +91,22 @@ mod tests {
                 methods: vec![
                     Method {
                         name: "Get".into(),
+                        input_name: "a.v1.GetRequest".into(),
+                        http: vec![crate::model::Http {
+                            verb: "GET".into(),
+                            template: "/v1/{name=things/*}".into(),
+                            body: String::new(),
+                            response_body: String::new(),
+                        }],
                         input: "GetRequest".into(),
-                        output: "::pbjson_types::Empty".into(),
+                        output: "::dual_protocol::types::Empty".into(),
                         client_streaming: false,
                         server_streaming: false,
                     },
                     Method {
                         name: "Chat".into(),
+                        input_name: "a.v1.Msg".into(),
+                        http: Vec::new(),
                         input: "Msg".into(),
                         output: "Msg".into(),
                         client_streaming: true,
@@ -87,17 +117,25 @@ mod tests {
             messages: vec![MessageRef {
                 full_name: "a.v1.Msg".into(),
                 rust_path: "Msg".into(),
+                fields: vec![crate::http_rule::FieldInfo {
+                    name: "page_size".into(),
+                    json_name: "pageSize".into(),
+                    kind: crate::http_rule::FieldKind::String,
+                    repeated: false,
+                    message: None,
+                }],
             }],
         };
         let mut out = String::new();
         super::package(&package, &mut out);
-        assert!(out.contains(
-            "::dual_protocol::__private::unary::<GetRequest, ::pbjson_types::Empty>(\"/a.v1.Svc/Get\"),"
-        ));
-        assert!(out.contains(
-            "::dual_protocol::__private::bidi_streaming::<Msg, Msg>(\"/a.v1.Svc/Chat\"),"
-        ));
-        assert!(out.contains("::dual_protocol::__private::message::<Msg>(\"a.v1.Msg\"),"));
+        let expected = [
+            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", ""), ]),"#,
+            r#"::dual_protocol::__private::bidi_streaming::<Msg, Msg>("/a.v1.Svc/Chat", "a.v1.Msg", &[]),"#,
+            r#"::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[::dual_protocol::__private::field("page_size", "pageSize", ::dual_protocol::__private::FieldKind::String, false, ""), ]),"#,
+        ];
+        for line in expected {
+            assert!(out.contains(line), "{line}\nnot in\n{out}");
+        }
         assert!(out.contains("inventory::submit!"));
     }
 }

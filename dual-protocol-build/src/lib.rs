@@ -31,6 +31,7 @@
 //!   are not exposed yet.
 
 mod emit;
+mod http_rule;
 mod model;
 
 use std::fmt;
@@ -126,25 +127,59 @@ impl Builder {
                 }
             }
         }
-        self.compile_fds(compiler.file_descriptor_set())
+        self.compile_fds_bytes(&compiler.encode_file_descriptor_set())
     }
 
-    /// Generates code for every file of `fds`, for users of `buf` or `protoc`
-    /// who already have a `FileDescriptorSet` (it must include imports).
+    /// Generates code for an encoded `FileDescriptorSet` (imports included),
+    /// for users of `buf build -o` or `protoc --descriptor_set_out
+    /// --include_imports`. Reads `google.api.http` rules from it.
+    pub fn compile_fds_bytes(self, encoded: &[u8]) -> io::Result<()> {
+        let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
+        let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
+        self.compile(fds, encoded, &rules)
+    }
+
+    /// Generates code for every file of `fds` (it must include imports).
+    ///
+    /// prost's `FileDescriptorSet` drops extension options, so this sees no
+    /// `google.api.http` rules: use [`compile_fds_bytes`](Self::compile_fds_bytes)
+    /// with the encoded set to serve REST paths.
     pub fn compile_fds(self, fds: FileDescriptorSet) -> io::Result<()> {
+        let encoded = fds.encode_to_vec();
+        self.compile(fds, &encoded, &http_rule::HttpRules::default())
+    }
+
+    /// Generates only this crate's part (`{package}.dual.rs`) for an encoded
+    /// `FileDescriptorSet` and returns `(file name, contents)` pairs, writing
+    /// nothing; errors are those `compile_*` would report.
+    pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, String)>> {
+        let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
+        let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
+        Ok(tables(&fds, &rules)?.collect())
+    }
+
+    fn compile(
+        self,
+        fds: FileDescriptorSet,
+        encoded: &[u8],
+        rules: &http_rule::HttpRules,
+    ) -> io::Result<()> {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
                 .map(PathBuf::from)
                 .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
         };
-        let encoded = fds.encode_to_vec();
-        let packages = model::packages(&fds).map_err(io::Error::other)?;
+        let tables: Vec<(String, String)> = tables(&fds, rules)?.collect();
+        let prefixes: Vec<String> = tables
+            .iter()
+            .map(|(name, _)| format!(".{}", name.trim_end_matches(".dual.rs")))
+            .collect();
 
         let mut prost = prost_build::Config::new();
         prost
             .compile_well_known_types()
-            .extern_path(".google.protobuf", "::pbjson_types")
+            .extern_path(".google.protobuf", "::dual_protocol::types")
             .out_dir(&out_dir)
             .service_generator(
                 tonic_prost_build::configure()
@@ -155,32 +190,29 @@ impl Builder {
             );
         prost.compile_fds(fds)?;
 
-        let prefixes: Vec<String> = packages.iter().map(|p| format!(".{}", p.name)).collect();
         pbjson_build::Builder::new()
-            .register_descriptors(&encoded)?
-            .extern_path(".google.protobuf", "::pbjson_types")
+            .register_descriptors(encoded)?
+            .extern_path(".google.protobuf", "::dual_protocol::types")
             .out_dir(&out_dir)
             .build(&prefixes)?;
 
-        for package in &packages {
-            let mut code = String::new();
-            emit::package(package, &mut code);
-            std::fs::write(out_dir.join(format!("{}.dual.rs", package.name)), code)?;
+        for (name, code) in tables {
+            std::fs::write(out_dir.join(name), code)?;
         }
         Ok(())
     }
+}
 
-    /// Generates only this crate's part (`{package}.dual.rs`) for `fds` and
-    /// returns `(file name, contents)` pairs, writing nothing.
-    pub fn generate(&self, fds: &FileDescriptorSet) -> io::Result<Vec<(String, String)>> {
-        let packages = model::packages(fds).map_err(io::Error::other)?;
-        Ok(packages
-            .iter()
-            .map(|package| {
-                let mut code = String::new();
-                emit::package(package, &mut code);
-                (format!("{}.dual.rs", package.name), code)
-            })
-            .collect())
-    }
+/// The `{package}.dual.rs` files: (file name, contents).
+fn tables(
+    fds: &FileDescriptorSet,
+    rules: &http_rule::HttpRules,
+) -> io::Result<impl Iterator<Item = (String, String)>> {
+    let mut packages = model::packages(fds).map_err(io::Error::other)?;
+    model::attach_http(&mut packages, rules, fds).map_err(io::Error::other)?;
+    Ok(packages.into_iter().map(|package| {
+        let mut code = String::new();
+        emit::package(&package, &mut code);
+        (format!("{}.dual.rs", package.name), code)
+    }))
 }

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
+use crate::http_rule::{FieldInfo, HttpRules};
+
 /// Protobuf packages whose types come from `pbjson-types`, not from us.
 const WELL_KNOWN: &str = "google.protobuf";
 
@@ -27,6 +29,10 @@ pub(crate) struct Service {
 #[derive(Debug)]
 pub(crate) struct Method {
     pub(crate) name: String,
+    /// Full proto name of the input message, e.g. `library.v1.GetBookRequest`.
+    pub(crate) input_name: String,
+    /// The REST bindings of its `google.api.http` rule.
+    pub(crate) http: Vec<Http>,
     /// Rust paths of the input and output types, relative to the package module.
     pub(crate) input: String,
     pub(crate) output: String,
@@ -38,6 +44,20 @@ pub(crate) struct Method {
 pub(crate) struct MessageRef {
     pub(crate) full_name: String,
     pub(crate) rust_path: String,
+    /// The fields REST paths and queries can name (request messages and
+    /// what they reach); empty for other messages.
+    pub(crate) fields: Vec<FieldInfo>,
+}
+
+/// One REST binding, with the JSON names the runtime needs.
+#[derive(Debug)]
+pub(crate) struct Http {
+    pub(crate) verb: String,
+    pub(crate) template: String,
+    /// `""`, `"*"`, or the JSON name of the body field.
+    pub(crate) body: String,
+    /// `""` or the JSON name of the response field sent as the body.
+    pub(crate) response_body: String,
 }
 
 /// Where a message lives: its package and the messages it is nested in.
@@ -81,6 +101,8 @@ pub(crate) fn packages(fds: &FileDescriptorSet) -> Result<Vec<Package>, String> 
                     .iter()
                     .map(|m| Method {
                         name: m.name().to_owned(),
+                        input_name: m.input_type().trim_start_matches('.').to_owned(),
+                        http: Vec::new(),
                         input: m.input_type().to_owned(),
                         output: m.output_type().to_owned(),
                         client_streaming: m.client_streaming(),
@@ -101,6 +123,80 @@ pub(crate) fn packages(fds: &FileDescriptorSet) -> Result<Vec<Package>, String> 
         }
     }
     Ok(packages)
+}
+
+/// Joins the `google.api.http` rules to the methods and the field tables to
+/// the messages, with body and response-body fields as JSON names.
+pub(crate) fn attach_http(
+    packages: &mut [Package],
+    rules: &HttpRules,
+    fds: &FileDescriptorSet,
+) -> Result<(), String> {
+    let mut descriptors = HashMap::new();
+    for file in &fds.file {
+        for message in &file.message_type {
+            index_messages(file.package(), message, &mut descriptors);
+        }
+    }
+    for package in packages.iter_mut() {
+        for message in &mut package.messages {
+            if let Some(fields) = rules.messages.get(&message.full_name) {
+                message.fields = fields.clone();
+            }
+        }
+        for service in &mut package.services {
+            for method in &mut service.methods {
+                let path = format!("/{}/{}", service.full_name, method.name);
+                for binding in rules.bindings.iter().filter(|b| b.method_path == path) {
+                    let body = match binding.body.as_str() {
+                        "" | "*" => binding.body.clone(),
+                        field => json_name(&descriptors, &binding.input_type, field)?,
+                    };
+                    let response_body = match binding.response_body.as_str() {
+                        "" => String::new(),
+                        field => json_name(&descriptors, &binding.output_type, field)?,
+                    };
+                    method.http.push(Http {
+                        verb: binding.verb.clone(),
+                        template: binding.template.clone(),
+                        body,
+                        response_body,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn index_messages<'a>(
+    prefix: &str,
+    message: &'a DescriptorProto,
+    out: &mut HashMap<String, &'a DescriptorProto>,
+) {
+    let full_name = format!("{prefix}.{}", message.name());
+    for nested in &message.nested_type {
+        index_messages(&full_name, nested, out);
+    }
+    out.insert(full_name, message);
+}
+
+/// The JSON name of top-level `field` of message `message`.
+fn json_name(
+    descriptors: &HashMap<String, &DescriptorProto>,
+    message: &str,
+    field: &str,
+) -> Result<String, String> {
+    let message = message.trim_start_matches('.');
+    descriptors
+        .get(message)
+        .and_then(|m| m.field.iter().find(|f| f.name() == field))
+        .map(|f| {
+            f.json_name
+                .clone()
+                .unwrap_or_else(|| heck::ToLowerCamelCase::to_lower_camel_case(field))
+        })
+        .ok_or_else(|| format!("{message} has no field {field}"))
 }
 
 /// Records `message` and its nested messages; map entries are prost-internal
@@ -136,6 +232,7 @@ fn collect_messages(
     out.push(MessageRef {
         full_name,
         rust_path: qualified,
+        fields: Vec::new(),
     });
     let mut nested_outer = outer.to_vec();
     nested_outer.push(message.name().to_owned());
@@ -156,7 +253,7 @@ fn rust_path(
         .ok_or_else(|| format!("message type {qualified} is not in the descriptor set"))?;
     let mut path = String::new();
     if location.package == WELL_KNOWN {
-        path.push_str("::pbjson_types::");
+        path.push_str("::dual_protocol::types::");
     } else if location.package != from {
         for _ in from.split('.') {
             path.push_str("super::");
@@ -273,7 +370,7 @@ mod tests {
         assert_eq!(a.services[0].full_name, "a.v1.Svc");
         assert_eq!(methods[0].input, "outer::Inner");
         assert_eq!(methods[0].output, "super::super::b::Thing");
-        assert_eq!(methods[1].output, "::pbjson_types::Empty");
+        assert_eq!(methods[1].output, "::dual_protocol::types::Empty");
         assert!(methods[2].server_streaming && !methods[2].client_streaming);
     }
 

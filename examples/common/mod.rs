@@ -101,8 +101,8 @@ pub struct Library {
     state: Arc<Mutex<State>>,
 }
 
-fn timestamp(seconds: i64) -> pbjson_types::Timestamp {
-    pbjson_types::Timestamp { seconds, nanos: 0 }
+fn timestamp(seconds: i64) -> dual_protocol::types::Timestamp {
+    dual_protocol::types::Timestamp { seconds, nanos: 0 }
 }
 
 impl Library {
@@ -176,7 +176,7 @@ fn bad_field(field: &str, description: &str) -> Status {
     let status = rpc::Status {
         code: Code::InvalidArgument as i32,
         message: format!("{field}: {description}"),
-        details: vec![pbjson_types::Any {
+        details: vec![dual_protocol::types::Any {
             type_url: "type.googleapis.com/google.rpc.BadRequest".into(),
             value: detail.encode_to_vec().into(),
         }],
@@ -357,10 +357,10 @@ impl LibraryService for Library {
     async fn delete_book(
         &self,
         request: Request<DeleteBookRequest>,
-    ) -> Result<Response<pbjson_types::Empty>, Status> {
+    ) -> Result<Response<dual_protocol::types::Empty>, Status> {
         let name = request.into_inner().name;
         match self.state().books.remove(&name) {
-            Some(_) => Ok(Response::new(pbjson_types::Empty {})),
+            Some(_) => Ok(Response::new(dual_protocol::types::Empty {})),
             None => Err(not_found("book", &name)),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, header};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
@@ -17,9 +17,11 @@ use crate::classify::{is_grpc, is_json};
 use crate::error::{Rejection, json_response};
 use crate::layer::Shared;
 use crate::metadata;
-use crate::registry::{MethodDescriptor, MethodKind};
+use crate::registry::{HttpRule, MethodDescriptor, MethodKind, Route};
+use crate::rest;
 use crate::status::{GrpcStatus, code, http_status};
 use crate::transcode::frame;
+use serde_json::{Map, Value};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,6 +37,14 @@ pub(crate) struct Prepared<B> {
     body: B,
     method: MethodDescriptor,
     deadline: Option<Duration>,
+    rest: Option<Rest>,
+}
+
+/// What a REST route adds to a call.
+struct Rest {
+    rule: HttpRule,
+    /// Path variables and query parameters, as fields.
+    overlay: Map<String, Value>,
 }
 
 /// The checks that need no body: verb, media type, declared size, headers.
@@ -44,8 +54,63 @@ pub(crate) fn prepare<B: Body>(
     max_request_bytes: usize,
 ) -> Result<Prepared<B>, Rejection> {
     if request.method() != Method::POST {
-        return Err(Rejection::MethodNotAllowed(request.method().clone()));
+        return Err(Rejection::MethodNotAllowed(
+            request.method().clone(),
+            vec![Method::POST],
+        ));
     }
+    check_body(&request, method, max_request_bytes)?;
+    let (mut parts, body) = request.into_parts();
+    let deadline = metadata::request_to_grpc(&mut parts.headers)?;
+    Ok(Prepared {
+        parts,
+        body,
+        method: *method,
+        deadline,
+        rest: None,
+    })
+}
+
+/// [`prepare`] for a REST route: path variables and query parameters are
+/// read into fields now, and the request goes to the method's RPC path.
+pub(crate) fn prepare_rest<B: Body>(
+    request: Request<B>,
+    route: &Route,
+    bindings: Vec<(&[String], String)>,
+    shared: &Shared,
+) -> Result<Prepared<B>, Rejection> {
+    let method = &route.method;
+    check_body(&request, method, shared.max_request_bytes)?;
+    let overlay = rest::request::overlay(
+        &shared.registry,
+        method.input,
+        bindings,
+        request.uri().query(),
+        route.rule.body == "*",
+    )
+    .map_err(Rejection::Json)?;
+    let (mut parts, body) = request.into_parts();
+    let deadline = metadata::request_to_grpc(&mut parts.headers)?;
+    parts.method = Method::POST;
+    parts.uri = Uri::from_static(method.path);
+    Ok(Prepared {
+        parts,
+        body,
+        method: *method,
+        deadline,
+        rest: Some(Rest {
+            rule: route.rule,
+            overlay,
+        }),
+    })
+}
+
+/// Streaming kind, media type, encoding and declared size.
+fn check_body<B: Body>(
+    request: &Request<B>,
+    method: &MethodDescriptor,
+    max_request_bytes: usize,
+) -> Result<(), Rejection> {
     if method.kind != MethodKind::Unary {
         return Err(Rejection::Streaming(method.path));
     }
@@ -70,14 +135,7 @@ pub(crate) fn prepare<B: Body>(
     if declared.is_some_and(|len| len > max_request_bytes as u64) {
         return Err(Rejection::BodyTooLarge(max_request_bytes));
     }
-    let (mut parts, body) = request.into_parts();
-    let deadline = metadata::request_to_grpc(&mut parts.headers)?;
-    Ok(Prepared {
-        parts,
-        body,
-        method: *method,
-        deadline,
-    })
+    Ok(())
 }
 
 /// Runs the call on `service` (already ready), within the deadline.
@@ -128,12 +186,21 @@ where
         parts,
         body,
         method,
+        rest,
         ..
     } = prepared;
-    let json = match read_limited(body, shared.max_request_bytes).await {
+    let mut json = match read_limited(body, shared.max_request_bytes).await {
         Ok(json) => json,
         Err(rejection) => return Ok(rejection.into_response(&shared.registry)),
     };
+    let mut response_field = "";
+    if let Some(Rest { rule, overlay }) = rest {
+        json = match rest::request::merge(rule.body, &json, overlay) {
+            Ok(merged) => merged.into(),
+            Err(e) => return Ok(Rejection::Json(e).into_response(&shared.registry)),
+        };
+        response_field = rule.response_body;
+    }
     let mut buf = BytesMut::with_capacity(frame::HEADER_LEN + json.len());
     let at = frame::start(&mut buf);
     if let Err(e) = (method.request)(&json, &mut buf) {
@@ -142,7 +209,7 @@ where
     frame::finish(&mut buf, at);
     let request = Request::from_parts(parts, DualBody::full(buf.freeze()));
     let response = service.call(request).await?;
-    Ok(to_json(response, &method, shared).await)
+    Ok(to_json(response, &method, response_field, shared).await)
 }
 
 /// Reads a whole body, failing as soon as it passes `limit`.
@@ -158,10 +225,12 @@ where
     }
 }
 
-/// The gRPC answer as a JSON answer.
+/// The gRPC answer as a JSON answer; with a `response_field`, only that
+/// field of the response message.
 async fn to_json<ResBody>(
     response: Response<ResBody>,
     method: &MethodDescriptor,
+    response_field: &str,
     shared: &Shared,
 ) -> Response<DualBody<ResBody>>
 where
@@ -212,6 +281,9 @@ where
     if let Err(e) = (method.response)(message, &mut json) {
         let message = format!("the gRPC response does not decode: {e}");
         return error(parts, GrpcStatus::new(code::INTERNAL, message), shared);
+    }
+    if !response_field.is_empty() {
+        json = rest::request::select(&json, response_field);
     }
     parts.status = StatusCode::OK;
     Response::from_parts(parts, DualBody::full(json.into()))

@@ -183,7 +183,7 @@ async fn hand_made_server() -> SocketAddr {
         code: 9,
         message: "shelf is locked".into(),
         details: vec![
-            pbjson_types::Any {
+            dual_protocol::types::Any {
                 type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
                 value: dual_protocol::rpc::ErrorInfo {
                     reason: "LOCKED".into(),
@@ -193,7 +193,7 @@ async fn hand_made_server() -> SocketAddr {
                 .encode_to_vec()
                 .into(),
             },
-            pbjson_types::Any {
+            dual_protocol::types::Any {
                 type_url: "type.googleapis.com/acme.Unknown".into(),
                 value: vec![1, 2, 3].into(),
             },

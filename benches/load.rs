@@ -1,0 +1,3 @@
+#[path = "../examples/common/mod.rs"]
+mod common;
+fn main() {}
