@@ -8,6 +8,7 @@ fn main() -> std::io::Result<()> {
             "proto/google/rpc/error_details.proto",
             "proto/library/v1/library.proto",
             "proto/echo/v1/echo.proto",
+            "proto/resttest/v1/resttest.proto",
         ],
         &["proto"],
     )

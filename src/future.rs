@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use crate::body::DualBody;
 use crate::error::json_response;
 use crate::layer::Shared;
+use crate::registry::split_path;
 use crate::status::{GrpcStatus, code, http_status};
 
 type JsonCall<ResBody, E> =
@@ -32,7 +33,7 @@ pin_project! {
         Passthrough { #[pin] future: F },
         // The inner service's answer to a request that is not gRPC: a gRPC
         // error status in it becomes a JSON error.
-        Watch { #[pin] future: F, shared: Arc<Shared>, uri: http::Uri },
+        Watch { #[pin] future: F, shared: Arc<Shared>, method: http::Method, uri: http::Uri },
         // A transcoded call (boxed: it reads the body, calls, reads the answer).
         Json { future: JsonCall<ResBody, E> },
         // Answered by the layer without calling the inner service.
@@ -47,11 +48,17 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
         }
     }
 
-    pub(crate) fn watch(future: F, shared: Arc<Shared>, uri: http::Uri) -> Self {
+    pub(crate) fn watch(
+        future: F,
+        shared: Arc<Shared>,
+        method: http::Method,
+        uri: http::Uri,
+    ) -> Self {
         Self {
             kind: Kind::Watch {
                 future,
                 shared,
+                method,
                 uri,
             },
         }
@@ -86,13 +93,22 @@ where
             KindProj::Watch {
                 future,
                 shared,
+                method,
                 uri,
             } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(match GrpcStatus::from_headers(response.headers()) {
                     Some(mut status) if status.code != 0 => {
+                        // tonic's router answers every path it does not know
+                        // with a bare UNIMPLEMENTED: for a path that is not an
+                        // RPC path, that is an HTTP 404.
                         if status.message.is_empty() && status.code == code::UNIMPLEMENTED {
-                            status.message = format!("no service or method at {}", uri.path());
+                            if split_path(uri.path()).is_some_and(|(s, _)| s.contains('.')) {
+                                status.message = format!("no service or method at {}", uri.path());
+                            } else {
+                                status.code = code::NOT_FOUND;
+                                status.message = format!("no route for {} {}", method, uri.path());
+                            }
                         }
                         json_response(http_status(status.code), status.to_json(&shared.registry))
                     }

@@ -119,10 +119,11 @@ where
             // Not ours: passed on unchanged; a gRPC error answered to it
             // (tonic's UNIMPLEMENTED for unknown paths) becomes a JSON error.
             RequestKind::Other => {
-                let uri = request.uri().clone();
+                let (method, uri) = (request.method().clone(), request.uri().clone());
                 ResponseFuture::watch(
                     self.inner.call(request.map(DualBody::new)),
                     shared.clone(),
+                    method,
                     uri,
                 )
             }

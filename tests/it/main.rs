@@ -5,5 +5,6 @@
 #[path = "../../examples/common/mod.rs"]
 mod common;
 mod compose;
+mod rest;
 mod support;
 mod unary;
