@@ -161,7 +161,7 @@ impl Rejection {
     }
 
     /// The JSON error response.
-    pub(crate) fn into_response<B>(self, registry: &crate::registry::Registry) -> Response<B>
+    pub(crate) fn into_response<B>(self) -> Response<B>
     where
         B: From<Bytes>,
     {
@@ -172,7 +172,7 @@ impl Rejection {
         {
             status.details.push(bad_request(&e.field, &e.message));
         }
-        let mut response = json_response(http, status.to_json(registry));
+        let mut response = json_response(http, status.to_json());
         if let Self::MethodNotAllowed(_, allow) = &self
             && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
         {

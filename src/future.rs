@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::Response;
@@ -11,7 +10,6 @@ use pin_project_lite::pin_project;
 
 use crate::body::DualBody;
 use crate::error::json_response;
-use crate::layer::Shared;
 use crate::registry::split_path;
 use crate::status::{GrpcStatus, code, http_status};
 
@@ -33,7 +31,7 @@ pin_project! {
         Passthrough { #[pin] future: F },
         // The inner service's answer to a request that is not gRPC: a gRPC
         // error status in it becomes a JSON error.
-        Watch { #[pin] future: F, shared: Arc<Shared>, method: http::Method, uri: http::Uri },
+        Watch { #[pin] future: F, method: http::Method, uri: http::Uri },
         // A transcoded call (boxed: it reads the body, calls, reads the answer).
         Json { future: JsonCall<ResBody, E> },
         // Answered by the layer without calling the inner service.
@@ -48,16 +46,10 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
         }
     }
 
-    pub(crate) fn watch(
-        future: F,
-        shared: Arc<Shared>,
-        method: http::Method,
-        uri: http::Uri,
-    ) -> Self {
+    pub(crate) fn watch(future: F, method: http::Method, uri: http::Uri) -> Self {
         Self {
             kind: Kind::Watch {
                 future,
-                shared,
                 method,
                 uri,
             },
@@ -92,7 +84,6 @@ where
             }
             KindProj::Watch {
                 future,
-                shared,
                 method,
                 uri,
             } => {
@@ -110,7 +101,7 @@ where
                                 status.message = format!("no route for {} {}", method, uri.path());
                             }
                         }
-                        json_response(http_status(status.code), status.to_json(&shared.registry))
+                        json_response(http_status(status.code), status.to_json())
                     }
                     _ => response.map(DualBody::new),
                 }))

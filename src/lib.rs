@@ -97,6 +97,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as dual_protocol;
 
+mod any;
 mod body;
 mod classify;
 mod config;

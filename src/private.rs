@@ -56,7 +56,7 @@ pub const fn http(
         response_body,
     }
 }
-use crate::transcode::json::{json_to_proto, proto_to_json};
+use crate::transcode::json::{json_to_proto, proto_to_json, value_to_proto};
 
 pub const fn package(
     name: &'static str,
@@ -150,11 +150,12 @@ pub const fn message<M>(
     fields: &'static [FieldDescriptor],
 ) -> MessageDescriptor
 where
-    M: Message + Default + Serialize,
+    M: Message + Default + Serialize + DeserializeOwned,
 {
     MessageDescriptor {
         full_name,
         to_json: proto_to_json::<M>,
+        from_json: value_to_proto::<M>,
         fields,
     }
 }
@@ -165,8 +166,15 @@ pub struct RouteTable(crate::rest::router::Router<usize>);
 
 impl RouteTable {
     /// Adds `template` for `verb`, answering `value`.
-    pub fn insert(&mut self, verb: http::Method, template: &str, value: usize) -> Result<(), String> {
-        self.0.insert(verb, template, value).map_err(|e| e.to_string())
+    pub fn insert(
+        &mut self,
+        verb: http::Method,
+        template: &str,
+        value: usize,
+    ) -> Result<(), String> {
+        self.0
+            .insert(verb, template, value)
+            .map_err(|e| e.to_string())
     }
 
     /// The value of the route matching `verb` and `path`, with the number of

@@ -134,6 +134,8 @@ impl ServiceDescriptor {
 pub struct MessageDescriptor {
     pub(crate) full_name: &'static str,
     pub(crate) to_json: ProtoToJson,
+    /// JSON (as a value) to protobuf bytes, for `Any`.
+    pub(crate) from_json: fn(serde_json::Value, &mut Vec<u8>) -> Result<(), String>,
     pub(crate) fields: &'static [FieldDescriptor],
 }
 
@@ -214,13 +216,13 @@ pub(crate) struct Route {
 pub(crate) struct Registry {
     methods: HashMap<&'static str, MethodDescriptor>,
     services: HashMap<&'static str, ()>,
-    messages: HashMap<&'static str, ProtoToJson>,
     fields: HashMap<&'static str, &'static [FieldDescriptor]>,
     routes: Router<Route>,
 }
 
 impl Registry {
-    /// Adds the services of `package` that `keep` accepts, and all its messages.
+    /// Adds the services of `package` that `keep` accepts, and all its
+    /// messages (to the process-wide table `Any` uses).
     /// The first registration of a path or message name wins.
     ///
     /// A REST binding that matches the same requests as one already added
@@ -230,10 +232,8 @@ impl Registry {
         package: &PackageDescriptor,
         keep: impl Fn(&str) -> bool,
     ) -> Result<(), crate::Error> {
+        crate::any::register(package);
         for message in package.messages {
-            self.messages
-                .entry(message.full_name)
-                .or_insert(message.to_json);
             if !message.fields.is_empty() {
                 self.fields
                     .entry(message.full_name)
@@ -288,9 +288,5 @@ impl Registry {
 
     pub(crate) fn method_paths(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.methods.keys().copied()
-    }
-
-    pub(crate) fn message(&self, full_name: &str) -> Option<ProtoToJson> {
-        self.messages.get(full_name).copied()
     }
 }

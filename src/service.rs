@@ -83,7 +83,7 @@ where
             | RequestKind::UnknownMethod
                 if shared.server_type == ServerType::Grpc =>
             {
-                ResponseFuture::ready(Rejection::JsonDisabled.into_response(&shared.registry))
+                ResponseFuture::ready(Rejection::JsonDisabled.into_response())
             }
             // A method of ours: check what needs no body now, then read the
             // body and call.
@@ -102,30 +102,23 @@ where
                     field: field.join("."),
                     message: format!("bad path segment: {error}"),
                 });
-                ResponseFuture::ready(rejection.into_response(&shared.registry))
+                ResponseFuture::ready(rejection.into_response())
             }
             RequestKind::RestNotAllowed(allow) => {
                 let rejection = Rejection::MethodNotAllowed(request.method().clone(), allow);
-                ResponseFuture::ready(rejection.into_response(&shared.registry))
+                ResponseFuture::ready(rejection.into_response())
             }
             // A known service but no such method: say so here rather than let
             // the inner router answer gRPC's UNIMPLEMENTED to a JSON client.
             RequestKind::UnknownMethod => {
                 let path = request.uri().path().to_owned();
-                ResponseFuture::ready(
-                    Rejection::UnknownMethod(path).into_response(&shared.registry),
-                )
+                ResponseFuture::ready(Rejection::UnknownMethod(path).into_response())
             }
             // Not ours: passed on unchanged; a gRPC error answered to it
             // (tonic's UNIMPLEMENTED for unknown paths) becomes a JSON error.
             RequestKind::Other => {
                 let (method, uri) = (request.method().clone(), request.uri().clone());
-                ResponseFuture::watch(
-                    self.inner.call(request.map(DualBody::new)),
-                    shared.clone(),
-                    method,
-                    uri,
-                )
+                ResponseFuture::watch(self.inner.call(request.map(DualBody::new)), method, uri)
             }
         }
     }
@@ -152,9 +145,9 @@ impl<S> DualProtocolService<S> {
             Ok(prepared) => {
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::json(Box::pin(unary::call(ready, prepared, self.shared.clone())))
+                ResponseFuture::json(Box::pin(unary::call(ready, prepared)))
             }
-            Err(rejection) => ResponseFuture::ready(rejection.into_response(&self.shared.registry)),
+            Err(rejection) => ResponseFuture::ready(rejection.into_response()),
         }
     }
 }

@@ -8,8 +8,6 @@ use http::{HeaderMap, StatusCode};
 use percent_encoding::percent_decode;
 use prost::Message as _;
 
-use crate::registry::Registry;
-
 /// gRPC codes by name, as in `google.rpc.Code`.
 pub(crate) mod code {
     pub(crate) const OK: i32 = 0;
@@ -90,9 +88,9 @@ impl GrpcStatus {
         })
     }
 
-    /// The `google.rpc.Status` JSON of this status; `details` whose type is in
-    /// `registry` print as their JSON, others as `@type` + base64 `value`.
-    pub(crate) fn to_json(&self, registry: &Registry) -> Bytes {
+    /// The `google.rpc.Status` JSON of this status; each detail prints as
+    /// an `Any` (see [`crate::types::Any`]).
+    pub(crate) fn to_json(&self) -> Bytes {
         let mut out = Vec::with_capacity(64 + self.message.len());
         out.extend_from_slice(b"{\"code\":");
         out.extend_from_slice(self.code.to_string().as_bytes());
@@ -104,42 +102,13 @@ impl GrpcStatus {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_any(&mut out, any, registry);
+                serde_json::to_writer(&mut out, any).expect("an Any always prints");
             }
             out.push(b']');
         }
         out.push(b'}');
         out.into()
     }
-}
-
-/// Writes one `google.protobuf.Any` in its JSON form.
-fn write_any(out: &mut Vec<u8>, any: &crate::types::Any, registry: &Registry) {
-    let type_name = any.type_url.rsplit('/').next().unwrap_or_default();
-    let start = out.len();
-    out.extend_from_slice(b"{\"@type\":");
-    write_json_string(out, &any.type_url);
-    if let Some(to_json) = registry.message(type_name) {
-        let mut fields = Vec::new();
-        if to_json(&any.value, &mut fields).is_ok() && fields.first() == Some(&b'{') {
-            // `{"a":1}` -> `,"a":1}`; `{}` -> `}`.
-            if fields.len() > 2 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&fields[1..]);
-            return;
-        }
-        out.truncate(start);
-        out.extend_from_slice(b"{\"@type\":");
-        write_json_string(out, &any.type_url);
-    }
-    out.extend_from_slice(b",\"value\":\"");
-    out.extend_from_slice(
-        base64::engine::general_purpose::STANDARD
-            .encode(&any.value)
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"\"}");
 }
 
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
@@ -202,7 +171,7 @@ mod tests {
             type_url: "type.googleapis.com/x.Unknown".into(),
             value: vec![1, 2, 3].into(),
         });
-        let json = status.to_json(&Registry::default());
+        let json = status.to_json();
         assert_eq!(
             std::str::from_utf8(&json).unwrap(),
             r#"{"code":3,"message":"bad \"input\"","details":[{"@type":"type.googleapis.com/x.Unknown","value":"AQID"}]}"#

@@ -1,13 +1,15 @@
 //! The well-known types (`google.protobuf.*`) generated code uses:
-//! `pbjson-types`, with `Timestamp` and `FieldMask` replaced by types whose
-//! JSON is the proto3 mapping's (pbjson-types 0.9 writes Timestamps with
-//! `+00:00` instead of `Z` and has no string form for FieldMask).
+//! `pbjson-types`, with `Timestamp`, `FieldMask` and `Any` replaced by types
+//! whose JSON is the proto3 mapping's (pbjson-types 0.9 writes Timestamps
+//! with `+00:00` instead of `Z`, and has no special form for FieldMask or
+//! Any).
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 
+pub use crate::any::Any;
 pub use pbjson_types::*;
 
 /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range

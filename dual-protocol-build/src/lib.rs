@@ -179,6 +179,9 @@ impl Builder {
         let mut prost = prost_build::Config::new();
         prost
             .compile_well_known_types()
+            // `prost::Name` for every message, so `Any::pack` knows its URL.
+            .enable_type_names()
+            .type_name_domain(["."], "type.googleapis.com")
             .extern_path(".google.protobuf", "::dual_protocol::types")
             .out_dir(&out_dir)
             .service_generator(

@@ -68,6 +68,22 @@ where
     serde_json::to_writer(out, &message).map_err(|e| DecodeError(e.to_string()))
 }
 
+/// A JSON value (the inside of an `Any`) as the protobuf encoding of `M`.
+pub(crate) fn value_to_proto<M>(json: serde_json::Value, out: &mut Vec<u8>) -> Result<(), String>
+where
+    M: Message + Default + DeserializeOwned,
+{
+    let message: M = serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })?;
+    message.encode(out).map_err(|e| e.to_string())
+}
+
 #[cold]
 fn describe<M: DeserializeOwned>(json: &[u8], error: serde_json::Error) -> JsonError {
     if error.is_data() {

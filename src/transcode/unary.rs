@@ -2,7 +2,6 @@
 //! service -> gRPC answer -> JSON answer.
 
 use std::pin::pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -37,6 +36,7 @@ pub(crate) struct Prepared<B> {
     body: B,
     method: MethodDescriptor,
     deadline: Option<Duration>,
+    limit: usize,
     rest: Option<Rest>,
 }
 
@@ -67,6 +67,7 @@ pub(crate) fn prepare<B: Body>(
         body,
         method: *method,
         deadline,
+        limit: max_request_bytes,
         rest: None,
     })
 }
@@ -98,6 +99,7 @@ pub(crate) fn prepare_rest<B: Body>(
         body,
         method: *method,
         deadline,
+        limit: shared.max_request_bytes,
         rest: Some(Rest {
             rule: route.rule,
             overlay,
@@ -142,7 +144,6 @@ fn check_body<B: Body>(
 pub(crate) async fn call<S, B, ResBody>(
     service: S,
     prepared: Prepared<B>,
-    shared: Arc<Shared>,
 ) -> Result<Response<DualBody<ResBody>>, S::Error>
 where
     S: Service<Request<DualBody<B>>, Response = Response<ResBody>>,
@@ -152,9 +153,9 @@ where
     ResBody::Error: Into<BoxError>,
 {
     let Some(deadline) = prepared.deadline else {
-        return exchange(service, prepared, &shared).await;
+        return exchange(service, prepared).await;
     };
-    let work = exchange(service, prepared, &shared);
+    let work = exchange(service, prepared);
     match tokio::time::timeout(deadline.saturating_sub(DEADLINE_LEAD), work).await {
         Ok(result) => result,
         Err(_) => {
@@ -162,10 +163,7 @@ where
                 code::DEADLINE_EXCEEDED,
                 format!("deadline of {deadline:?} exceeded"),
             );
-            Ok(json_response(
-                http_status(status.code),
-                status.to_json(&shared.registry),
-            ))
+            Ok(json_response(http_status(status.code), status.to_json()))
         }
     }
 }
@@ -173,7 +171,6 @@ where
 async fn exchange<S, B, ResBody>(
     mut service: S,
     prepared: Prepared<B>,
-    shared: &Shared,
 ) -> Result<Response<DualBody<ResBody>>, S::Error>
 where
     S: Service<Request<DualBody<B>>, Response = Response<ResBody>>,
@@ -187,29 +184,30 @@ where
         body,
         method,
         rest,
+        limit,
         ..
     } = prepared;
-    let mut json = match read_limited(body, shared.max_request_bytes).await {
+    let mut json = match read_limited(body, limit).await {
         Ok(json) => json,
-        Err(rejection) => return Ok(rejection.into_response(&shared.registry)),
+        Err(rejection) => return Ok(rejection.into_response()),
     };
     let mut response_field = "";
     if let Some(Rest { rule, overlay }) = rest {
         json = match rest::request::merge(rule.body, &json, overlay) {
             Ok(merged) => merged.into(),
-            Err(e) => return Ok(Rejection::Json(e).into_response(&shared.registry)),
+            Err(e) => return Ok(Rejection::Json(e).into_response()),
         };
         response_field = rule.response_body;
     }
     let mut buf = BytesMut::with_capacity(frame::HEADER_LEN + json.len());
     let at = frame::start(&mut buf);
     if let Err(e) = (method.request)(&json, &mut buf) {
-        return Ok(Rejection::Json(e).into_response(&shared.registry));
+        return Ok(Rejection::Json(e).into_response());
     }
     frame::finish(&mut buf, at);
     let request = Request::from_parts(parts, DualBody::full(buf.freeze()));
     let response = service.call(request).await?;
-    Ok(to_json(response, &method, response_field, shared).await)
+    Ok(to_json(response, &method, response_field).await)
 }
 
 /// Reads a whole body, failing as soon as it passes `limit`.
@@ -231,7 +229,6 @@ async fn to_json<ResBody>(
     response: Response<ResBody>,
     method: &MethodDescriptor,
     response_field: &str,
-    shared: &Shared,
 ) -> Response<DualBody<ResBody>>
 where
     ResBody: Body<Data = Bytes>,
@@ -246,7 +243,7 @@ where
         } else {
             status
         };
-        return error(parts, status, shared);
+        return error(parts, status);
     }
     // Not a gRPC answer (a plain HTTP error from a layer below): as it is.
     if !is_grpc(&parts.headers) {
@@ -256,7 +253,7 @@ where
         Ok(collected) => collected,
         Err(e) => {
             let message = format!("failed to read the gRPC response: {}", e.into());
-            return error(parts, GrpcStatus::new(code::INTERNAL, message), shared);
+            return error(parts, GrpcStatus::new(code::INTERNAL, message));
         }
     };
     metadata::response_to_http(&mut parts.headers, trailers.as_ref());
@@ -265,22 +262,18 @@ where
         .and_then(GrpcStatus::from_headers)
         .unwrap_or_else(|| GrpcStatus::new(code::INTERNAL, "the gRPC response has no grpc-status"));
     if status.code != code::OK {
-        return error(parts, status, shared);
+        return error(parts, status);
     }
     let message = match frame::single(&data) {
         Ok(message) => message,
         Err(e) => {
-            return error(
-                parts,
-                GrpcStatus::new(code::INTERNAL, e.to_string()),
-                shared,
-            );
+            return error(parts, GrpcStatus::new(code::INTERNAL, e.to_string()));
         }
     };
     let mut json = Vec::with_capacity(16 + message.len() * 2);
     if let Err(e) = (method.response)(message, &mut json) {
         let message = format!("the gRPC response does not decode: {e}");
-        return error(parts, GrpcStatus::new(code::INTERNAL, message), shared);
+        return error(parts, GrpcStatus::new(code::INTERNAL, message));
     }
     if !response_field.is_empty() {
         json = rest::request::select(&json, response_field);
@@ -292,14 +285,13 @@ where
 fn error<ResBody>(
     mut parts: http::response::Parts,
     status: GrpcStatus,
-    shared: &Shared,
 ) -> Response<DualBody<ResBody>> {
     parts.status = http_status(status.code);
     parts.headers.insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    Response::from_parts(parts, DualBody::full(status.to_json(&shared.registry)))
+    Response::from_parts(parts, DualBody::full(status.to_json()))
 }
 
 /// All data (without copying when it came in one piece) and the trailers.

@@ -357,3 +357,59 @@ async fn the_example_api_rest_lines_work() {
     let echoed = ok(v, addr, "POST", "/v1/echo", Some(r#"{"message":"hi"}"#)).await;
     assert_eq!(echoed["message"], "hi");
 }
+
+#[tokio::test]
+async fn any_fields_carry_messages_and_well_known_types_as_json() {
+    let addr = start_rest().await;
+    for extra in [
+        json!({"@type": "type.googleapis.com/library.v1.Shelf", "name": "shelves/9", "theme": "Maps"}),
+        json!({"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.500s"}),
+        json!({"@type": "type.googleapis.com/google.protobuf.Timestamp", "value": "2021-01-01T00:00:00Z"}),
+        json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "R"}),
+        json!({"@type": "type.googleapis.com/library.v1.Shelf"}),
+    ] {
+        let body = json!({"extra": extra}).to_string();
+        let answer = ok(
+            Version::Http1,
+            addr,
+            "POST",
+            "/v1/things/x:archive",
+            Some(&body),
+        )
+        .await;
+        assert_eq!(answer["extra"], extra);
+    }
+    // By gRPC, the same Any holds the protobuf bytes of the message.
+    let body = json!({"id": "a", "extra": {"@type": "type.googleapis.com/library.v1.Shelf", "name": "shelves/9"}});
+    let answer = post_json(
+        Version::Http1,
+        addr,
+        "/resttest.v1.RestTest/Get",
+        &body.to_string(),
+    )
+    .await;
+    let thing: Thing = serde_json::from_slice(&answer.body).unwrap();
+    let shelf: crate::common::library::v1::Shelf = thing.extra.unwrap().unpack().unwrap();
+    assert_eq!(shelf.name, "shelves/9");
+    // An unknown type, or a wrong field inside, is a 400 naming the field.
+    for extra in [
+        json!({"@type": "type.googleapis.com/acme.Unknown", "a": 1}),
+        json!({"@type": "type.googleapis.com/library.v1.Shelf", "shelf": 1}),
+        json!({"name": "no type"}),
+    ] {
+        let body = json!({"extra": extra}).to_string();
+        let answer = call(
+            Version::Http1,
+            addr,
+            "POST",
+            "/v1/things/x:archive",
+            Some(&body),
+        )
+        .await;
+        let json = answer.error(400, 3);
+        assert!(
+            json["message"].as_str().unwrap().starts_with("extra"),
+            "{json}"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! `google.protobuf.Any` with its proto3 JSON form, resolved through one
+//! process-wide registry of every message type the generator produced (plus
+//! the well-known types and `google.rpc`).
+//!
+//! A message prints as `{"@type": URL, ...its fields}`; a well-known type
+//! with a special JSON form as `{"@type": URL, "value": ...}`. A type the
+//! registry does not know prints as `{"@type": URL, "value": "<base64>"}`
+//! (not canonical: there is nothing better to say without its schema), and
+//! reads back from that same form.
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::de::{self, Deserializer};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::registry::{MessageDescriptor, PackageDescriptor};
+use crate::types;
+
+/// `google.protobuf.Any`: a message of any type, with its type URL.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub struct Any {
+    /// `type.googleapis.com/package.Message`.
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    /// The message, protobuf-encoded.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: Bytes,
+}
+
+impl prost::Name for Any {
+    const NAME: &'static str = "Any";
+    const PACKAGE: &'static str = "google.protobuf";
+}
+
+impl Any {
+    /// Packs `message` with the `type.googleapis.com/` URL of its name.
+    pub fn pack<M: prost::Name>(message: &M) -> Self {
+        Self {
+            type_url: format!("type.googleapis.com/{}", M::full_name()),
+            value: message.encode_to_vec().into(),
+        }
+    }
+
+    /// The message, if this holds an `M` (whatever the URL's domain).
+    pub fn unpack<M: prost::Name + Default>(&self) -> Option<M> {
+        let name = self.type_url.rsplit('/').next().unwrap_or_default();
+        (name == M::full_name())
+            .then(|| M::decode(self.value.as_ref()).ok())
+            .flatten()
+    }
+}
+
+impl From<pbjson_types::Any> for Any {
+    fn from(any: pbjson_types::Any) -> Self {
+        Self {
+            type_url: any.type_url,
+            value: any.value,
+        }
+    }
+}
+
+impl From<Any> for pbjson_types::Any {
+    fn from(any: Any) -> Self {
+        Self {
+            type_url: any.type_url,
+            value: any.value,
+        }
+    }
+}
+
+/// The well-known types whose JSON is not an object of fields.
+const SPECIAL: [&str; 16] = [
+    "google.protobuf.Any",
+    "google.protobuf.Duration",
+    "google.protobuf.Timestamp",
+    "google.protobuf.FieldMask",
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.ListValue",
+    "google.protobuf.DoubleValue",
+    "google.protobuf.FloatValue",
+    "google.protobuf.Int64Value",
+    "google.protobuf.UInt64Value",
+    "google.protobuf.Int32Value",
+    "google.protobuf.UInt32Value",
+    "google.protobuf.BoolValue",
+    "google.protobuf.StringValue",
+    "google.protobuf.BytesValue",
+];
+
+use crate::__private::message;
+
+/// The well-known types, so an `Any` can hold them.
+const WELL_KNOWN: &[MessageDescriptor] = &[
+    message::<Any>("google.protobuf.Any", &[]),
+    message::<types::Duration>("google.protobuf.Duration", &[]),
+    message::<types::Timestamp>("google.protobuf.Timestamp", &[]),
+    message::<types::FieldMask>("google.protobuf.FieldMask", &[]),
+    message::<types::Struct>("google.protobuf.Struct", &[]),
+    message::<types::Value>("google.protobuf.Value", &[]),
+    message::<types::ListValue>("google.protobuf.ListValue", &[]),
+    message::<types::DoubleValue>("google.protobuf.DoubleValue", &[]),
+    message::<types::FloatValue>("google.protobuf.FloatValue", &[]),
+    message::<types::Int64Value>("google.protobuf.Int64Value", &[]),
+    message::<types::UInt64Value>("google.protobuf.UInt64Value", &[]),
+    message::<types::Int32Value>("google.protobuf.Int32Value", &[]),
+    message::<types::UInt32Value>("google.protobuf.UInt32Value", &[]),
+    message::<types::BoolValue>("google.protobuf.BoolValue", &[]),
+    message::<types::StringValue>("google.protobuf.StringValue", &[]),
+    message::<types::BytesValue>("google.protobuf.BytesValue", &[]),
+    message::<types::Empty>("google.protobuf.Empty", &[]),
+];
+
+type Table = HashMap<&'static str, MessageDescriptor>;
+
+/// Every message type an `Any` can hold as JSON: the well-known types,
+/// `google.rpc`, every package linked in, and every package given to a
+/// layer's builder.
+fn table() -> &'static RwLock<Table> {
+    static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Table::new();
+        let packages =
+            std::iter::once(&crate::rpc::DUAL_PROTOCOL).chain(crate::registry::discovered());
+        for message in WELL_KNOWN
+            .iter()
+            .chain(packages.flat_map(|p| p.messages.iter()))
+        {
+            table.entry(message.full_name).or_insert(*message);
+        }
+        RwLock::new(table)
+    })
+}
+
+/// Makes the messages of `package` printable inside an `Any`.
+pub(crate) fn register(package: &PackageDescriptor) {
+    let mut table = table().write().unwrap_or_else(|e| e.into_inner());
+    for message in package.messages {
+        table.entry(message.full_name).or_insert(*message);
+    }
+}
+
+fn lookup(type_url: &str) -> Option<MessageDescriptor> {
+    let name = type_url.rsplit('/').next().unwrap_or_default();
+    let table = table().read().unwrap_or_else(|e| e.into_inner());
+    table.get(name).copied()
+}
+
+impl serde::Serialize for Any {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Unknown types, and bytes that do not decode as their type, print
+        // as base64 rather than fail the whole answer.
+        let decoded = lookup(&self.type_url).and_then(|message| {
+            let mut json = Vec::new();
+            (message.to_json)(&self.value, &mut json).ok()?;
+            Some((message, serde_json::from_slice::<Value>(&json).ok()?))
+        });
+        let Some((message, value)) = decoded else {
+            let mut map = serializer.serialize_map(Some(2))?;
+            map.serialize_entry("@type", &self.type_url)?;
+            let value = base64::engine::general_purpose::STANDARD.encode(&self.value);
+            map.serialize_entry("value", &value)?;
+            return map.end();
+        };
+        match value {
+            Value::Object(fields) if !SPECIAL.contains(&message.full_name) => {
+                let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+                map.serialize_entry("@type", &self.type_url)?;
+                for (key, value) in &fields {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+            value => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("@type", &self.type_url)?;
+                map.serialize_entry("value", &value)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Any {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = Map::<String, Value>::deserialize(deserializer)?;
+        let type_url = match fields.remove("@type") {
+            Some(Value::String(url)) => url,
+            Some(_) => return Err(de::Error::custom("@type must be a string")),
+            None => return Err(de::Error::custom("an Any needs an @type")),
+        };
+        let value = match lookup(&type_url) {
+            Some(message) => {
+                let json = if SPECIAL.contains(&message.full_name) {
+                    fields.remove("value").unwrap_or(Value::Null)
+                } else {
+                    Value::Object(fields)
+                };
+                let mut bytes = Vec::new();
+                (message.from_json)(json, &mut bytes)
+                    .map_err(|e| de::Error::custom(format!("{type_url}: {e}")))?;
+                bytes
+            }
+            None => match fields.remove("value") {
+                Some(Value::String(base64)) => crate::status::decode_base64(base64.as_bytes())
+                    .ok_or_else(|| {
+                        de::Error::custom("value of an Any of unknown type must be base64")
+                    })?,
+                _ => return Err(de::Error::custom(format!("unknown Any type {type_url}"))),
+            },
+        };
+        Ok(Any {
+            type_url,
+            value: value.into(),
+        })
+    }
+}
