@@ -20,7 +20,9 @@ fn table(n: usize) -> RouteTable {
             (Method::POST, format!("/v1/{{name=resources{i}/*}}:archive")),
         ];
         for (k, (verb, template)) in routes.into_iter().enumerate() {
-            table.insert(verb, &template, i * 4 + k).expect("valid route");
+            table
+                .insert(verb, &template, i * 4 + k)
+                .expect("valid route");
         }
     }
     table
@@ -41,9 +43,11 @@ fn route_match(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("custom_verb", n), &verb, |b, path| {
             b.iter(|| table.find(&Method::POST, std::hint::black_box(path)))
         });
-        group.bench_with_input(BenchmarkId::new("miss", n), &"/v2/none/of/these", |b, path| {
-            b.iter(|| table.find(&Method::GET, std::hint::black_box(path)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("miss", n),
+            &"/v2/none/of/these",
+            |b, path| b.iter(|| table.find(&Method::GET, std::hint::black_box(path))),
+        );
     }
     group.finish();
 }

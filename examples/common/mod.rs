@@ -53,9 +53,17 @@ pub async fn serve(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let layer = dual_protocol::DualProtocolLayer::from_config(config)?;
     let auth = BearerToken(token.map(Arc::from));
+    // grpc.health.v1 for load balancers and Kubernetes probes (no token:
+    // probes do not carry one).
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<LibraryServiceServer<Library>>()
+        .await;
+    reporter.set_serving::<EchoServiceServer<Echo>>().await;
     tonic::transport::Server::builder()
         .accept_http1(true)
         .layer(layer)
+        .add_service(health)
         .add_service(LibraryServiceServer::with_interceptor(
             Library::seeded(),
             auth.clone(),

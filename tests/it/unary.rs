@@ -442,3 +442,25 @@ async fn server_type_grpc_refuses_json_and_http_refuses_grpc() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn the_example_serves_grpc_health() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let addr = start("", Some("token")).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "library.v1.LibraryService", "echo.v1.EchoService"] {
+        let answer = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer.get_ref().status(), ServingStatus::Serving, "{service:?}");
+    }
+}
