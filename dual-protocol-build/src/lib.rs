@@ -33,6 +33,8 @@
 mod emit;
 mod http_rule;
 mod model;
+#[cfg(test)]
+mod test_protos;
 
 use std::fmt;
 use std::io;

@@ -301,31 +301,8 @@ mod tests {
     use super::*;
 
     fn compile(files: &[(&str, &str)]) -> FileDescriptorSet {
-        let mut resolver = protox::file::ChainFileResolver::new();
-        resolver.add(protox::file::GoogleFileResolver::new());
-        resolver.add(InMemory(
-            files
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect(),
-        ));
-        let mut compiler = protox::Compiler::with_file_resolver(resolver);
-        compiler.include_imports(true);
-        compiler
-            .open_files(files.iter().map(|(n, _)| *n))
-            .expect("test protos compile");
-        compiler.file_descriptor_set()
-    }
-
-    struct InMemory(Vec<(String, String)>);
-
-    impl protox::file::FileResolver for InMemory {
-        fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
-            match self.0.iter().find(|(n, _)| n == name) {
-                Some((n, source)) => protox::file::File::from_source(n, source),
-                None => Err(protox::Error::file_not_found(name)),
-            }
-        }
+        use prost::Message as _;
+        FileDescriptorSet::decode(crate::test_protos::compile(files).as_slice()).unwrap()
     }
 
     #[test]
