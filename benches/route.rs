@@ -4,6 +4,8 @@
 //! match must stay flat as the table grows (a segment trie: the cost
 //! follows the path's length, not the number of routes).
 
+#![allow(missing_docs)] // criterion_group! makes undocumented public items
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dual_protocol::__private::RouteTable;
 use http::Method;
