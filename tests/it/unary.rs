@@ -461,6 +461,10 @@ async fn the_example_serves_grpc_health() {
             })
             .await
             .unwrap();
-        assert_eq!(answer.get_ref().status(), ServingStatus::Serving, "{service:?}");
+        assert_eq!(
+            answer.get_ref().status(),
+            ServingStatus::Serving,
+            "{service:?}"
+        );
     }
 }
