@@ -6,22 +6,30 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::Rejection;
 
-/// Headers that describe the HTTP hop or the JSON body, never the call.
-const DROPPED: [HeaderName; 13] = [
-    header::CONNECTION,
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::HOST,
-    header::CONTENT_TYPE,
-    header::CONTENT_LENGTH,
-    header::ACCEPT,
-    header::ACCEPT_ENCODING,
-    header::ACCEPT_LANGUAGE,
-    header::ACCEPT_CHARSET,
-    header::PROXY_AUTHORIZATION,
-    header::PROXY_AUTHENTICATE,
-];
+/// `grpc-timeout`, the gRPC deadline header.
+pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+/// `connect-timeout-ms`, the Connect protocol's deadline header.
+const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
+
+/// Whether a request header describes the HTTP hop or the JSON body rather
+/// than the call, or is a reserved gRPC name a JSON client must not forge.
+fn is_dropped(name: &HeaderName) -> bool {
+    let s = name.as_str();
+    matches!(
+        s,
+        "connection"
+            | "keep-alive"
+            | "te"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-type"
+            | "content-length"
+            | "connect-timeout-ms"
+    ) || s.starts_with("accept")
+        || s.starts_with("proxy-")
+        || s.starts_with("grpc-")
+}
 
 /// Turns the headers of a JSON request into the metadata of a gRPC request,
 /// in place: hop-by-hop and body headers go, reserved `grpc-*` names a
@@ -29,25 +37,25 @@ const DROPPED: [HeaderName; 13] = [
 /// `grpc-timeout` / `connect-timeout-ms` become the returned deadline.
 pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration>, Rejection> {
     let deadline = deadline(headers)?;
-    for name in &DROPPED {
-        headers.remove(name);
-    }
-    // Rare names that need a scan: collected first, removed after.
-    let mut rest: Vec<HeaderName> = Vec::new();
+    // One pass to find what goes (usually a handful: host, content-type,
+    // content-length, accept), kept on the stack; then the removals.
+    let mut dropped: [Option<HeaderName>; 12] = Default::default();
+    let mut more: Vec<HeaderName> = Vec::new();
+    let mut count = 0;
     for (name, value) in headers.iter() {
-        let s = name.as_str();
-        if s.starts_with("grpc-")
-            || s.starts_with("accept")
-            || s.starts_with("proxy-")
-            || s == "keep-alive"
-            || s == "connect-timeout-ms"
+        if is_dropped(name) {
+            match dropped.get_mut(count) {
+                Some(slot) => *slot = Some(name.clone()),
+                None => more.push(name.clone()),
+            }
+            count += 1;
+        } else if name.as_str().ends_with("-bin")
+            && crate::status::decode_base64(value.as_bytes()).is_none()
         {
-            rest.push(name.clone());
-        } else if s.ends_with("-bin") && crate::status::decode_base64(value.as_bytes()).is_none() {
             return Err(Rejection::BadBinaryHeader(name.clone()));
         }
     }
-    for name in &rest {
+    for name in dropped.iter().flatten().chain(&more) {
         headers.remove(name);
     }
     headers.insert(
@@ -56,19 +64,19 @@ pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration
     );
     headers.insert(header::TE, HeaderValue::from_static("trailers"));
     if let Some(timeout) = deadline {
-        headers.insert("grpc-timeout", encode_timeout(timeout));
+        headers.insert(GRPC_TIMEOUT, encode_timeout(timeout));
     }
     Ok(deadline)
 }
 
 /// The deadline a JSON client asked for, if any.
 fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, Rejection> {
-    if let Some(value) = headers.get("grpc-timeout") {
+    if let Some(value) = headers.get(GRPC_TIMEOUT) {
         return parse_grpc_timeout(value.as_bytes())
             .map(Some)
             .ok_or_else(|| Rejection::BadTimeout("grpc-timeout", value.clone()));
     }
-    if let Some(value) = headers.get("connect-timeout-ms") {
+    if let Some(value) = headers.get(CONNECT_TIMEOUT_MS) {
         return std::str::from_utf8(value.as_bytes())
             .ok()
             .filter(|s| (1..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))

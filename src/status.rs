@@ -4,9 +4,13 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 use percent_encoding::percent_decode;
 use prost::Message as _;
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
 /// gRPC codes by name, as in `google.rpc.Code`.
 pub(crate) mod code {
@@ -59,7 +63,7 @@ impl GrpcStatus {
 
     /// The status in `headers`, or `None` when there is no `grpc-status`.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let raw = headers.get("grpc-status")?;
+        let raw = headers.get(GRPC_STATUS)?;
         let code = raw.to_str().ok().and_then(|s| s.trim().parse::<i32>().ok());
         let Some(code) = code else {
             return Some(Self::new(
@@ -68,7 +72,7 @@ impl GrpcStatus {
             ));
         };
         let message = headers
-            .get("grpc-message")
+            .get(GRPC_MESSAGE)
             .map(|m| {
                 percent_decode(m.as_bytes())
                     .decode_utf8_lossy()
@@ -76,7 +80,7 @@ impl GrpcStatus {
             })
             .unwrap_or_default();
         let details = headers
-            .get("grpc-status-details-bin")
+            .get(GRPC_STATUS_DETAILS)
             .and_then(|v| decode_base64(v.as_bytes()))
             .and_then(|bytes| crate::rpc::Status::decode(bytes.as_slice()).ok())
             .map(|status| status.details)

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, header};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tower_service::Service;
 
 use crate::body::DualBody;
@@ -210,16 +210,16 @@ where
     Ok(to_json(response, &method, response_field).await)
 }
 
-/// Reads a whole body, failing as soon as it passes `limit`.
+/// Reads a whole request body, failing as soon as it passes `limit`.
 async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(Rejection::BodyTooLarge(limit)),
-        Err(e) => Err(Rejection::BodyRead(e.to_string())),
+    match collect(body, limit).await {
+        Ok((data, _)) => Ok(data),
+        Err(Collect::TooLarge) => Err(Rejection::BodyTooLarge(limit)),
+        Err(Collect::Body(e)) => Err(Rejection::BodyRead(e.into().to_string())),
     }
 }
 
@@ -249,10 +249,14 @@ where
     if !is_grpc(&parts.headers) {
         return Response::from_parts(parts, DualBody::new(body));
     }
-    let (data, trailers) = match collect(body).await {
+    let (data, trailers) = match collect(body, usize::MAX).await {
         Ok(collected) => collected,
         Err(e) => {
-            let message = format!("failed to read the gRPC response: {}", e.into());
+            let reason = match e {
+                Collect::Body(e) => e.into().to_string(),
+                Collect::TooLarge => "too large".to_owned(),
+            };
+            let message = format!("failed to read the gRPC response: {reason}");
             return error(parts, GrpcStatus::new(code::INTERNAL, message));
         }
     };
@@ -294,15 +298,30 @@ fn error<ResBody>(
     Response::from_parts(parts, DualBody::full(status.to_json()))
 }
 
-/// All data (without copying when it came in one piece) and the trailers.
-async fn collect<B: Body<Data = Bytes>>(body: B) -> Result<(Bytes, Option<HeaderMap>), B::Error> {
+/// Why [`collect`] stopped.
+enum Collect<E> {
+    TooLarge,
+    Body(E),
+}
+
+/// All data (not copied when it came in one piece) and the trailers;
+/// stops reading as soon as the data passes `limit`.
+async fn collect<B: Body<Data = Bytes>>(
+    body: B,
+    limit: usize,
+) -> Result<(Bytes, Option<HeaderMap>), Collect<B::Error>> {
     let mut body = pin!(body);
     let mut first: Option<Bytes> = None;
     let mut joined: Option<BytesMut> = None;
     let mut trailers: Option<HeaderMap> = None;
+    let mut len = 0usize;
     while let Some(frame) = body.as_mut().frame().await {
-        let frame = match frame?.into_data() {
+        let frame = match frame.map_err(Collect::Body)?.into_data() {
             Ok(data) => {
+                len = len.saturating_add(data.len());
+                if len > limit {
+                    return Err(Collect::TooLarge);
+                }
                 match (&mut joined, first.take()) {
                     (Some(buf), _) => buf.extend_from_slice(&data),
                     (None, Some(prev)) => {
