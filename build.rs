@@ -9,6 +9,7 @@ fn main() -> std::io::Result<()> {
             "proto/library/v1/library.proto",
             "proto/echo/v1/echo.proto",
             "proto/resttest/v1/resttest.proto",
+            "proto/kitchen/v1/kitchen.proto",
         ],
         &["proto"],
     )

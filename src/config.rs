@@ -5,6 +5,12 @@
 //! type = "dual"            # "grpc" | "http" | "dual"
 //! listen = "127.0.0.1:50051"
 //! max_request_bytes = 4194304
+//!
+//! [json]                   # proto3 JSON options, all false by default
+//! emit_unpopulated = false
+//! proto_names = false
+//! enums_as_ints = false
+//! ignore_unknown_fields = false
 //! ```
 
 use std::net::SocketAddr;
@@ -12,6 +18,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::JsonOptions;
 use crate::error::Error;
 
 /// Which protocols a server answers.
@@ -35,6 +42,9 @@ pub struct Config {
     /// The `[server]` table.
     #[serde(default)]
     pub server: ServerConfig,
+    /// The `[json]` table.
+    #[serde(default)]
+    pub json: JsonOptions,
 }
 
 /// The `[server]` table.
@@ -110,6 +120,8 @@ mod tests {
         assert_eq!(config.server.server_type, ServerType::Grpc);
         assert_eq!(config.server.listen.port(), 8080);
         assert_eq!(config.server.max_request_bytes, 10);
+        let config = Config::from_toml("[json]\nproto_names = true\n").unwrap();
+        assert!(config.json.proto_names && !config.json.enums_as_ints);
     }
 
     #[test]
@@ -132,5 +144,9 @@ mod tests {
             .to_string();
         assert!(err.contains("max_request_bytes"), "{err}");
         assert!(Config::from_toml("[server").is_err());
+        let err = Config::from_toml("[json]\nproto_names = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("json.proto_names: "), "{err}");
     }
 }

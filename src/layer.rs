@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use crate::JsonOptions;
 use crate::config::{Config, ServerType};
 use crate::error::Error;
 use crate::registry::{self, PackageDescriptor, Registry};
@@ -18,6 +19,7 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) server_type: ServerType,
     pub(crate) max_request_bytes: usize,
+    pub(crate) json: JsonOptions,
 }
 
 /// A tower [`Layer`] that serves HTTP/JSON beside gRPC on the same service.
@@ -55,6 +57,7 @@ impl DualProtocolLayer {
         Builder::new()
             .server_type(config.server.server_type)
             .max_request_bytes(config.server.max_request_bytes)
+            .json_options(config.json)
             .build()
     }
 
@@ -89,6 +92,7 @@ pub struct Builder {
     only: Option<Vec<String>>,
     server_type: ServerType,
     max_request_bytes: usize,
+    json: JsonOptions,
 }
 
 impl Builder {
@@ -99,6 +103,7 @@ impl Builder {
             only: None,
             server_type: ServerType::Dual,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            json: JsonOptions::default(),
         }
     }
 
@@ -142,6 +147,13 @@ impl Builder {
         self
     }
 
+    /// The proto3 JSON options (default: all off: JSON names, enum names,
+    /// defaults omitted, unknown fields rejected).
+    pub fn json_options(mut self, options: JsonOptions) -> Self {
+        self.json = options;
+        self
+    }
+
     /// Checks the options and builds the layer.
     pub fn build(self) -> Result<DualProtocolLayer, Error> {
         if self.max_request_bytes == 0 {
@@ -179,6 +191,7 @@ impl Builder {
                 registry,
                 server_type: self.server_type,
                 max_request_bytes: self.max_request_bytes,
+                json: self.json,
             }),
         })
     }

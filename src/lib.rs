@@ -89,8 +89,6 @@
 //! # Limitations
 //! - Streaming methods are served over gRPC only; as JSON they answer 501.
 //! - REST paths from `google.api.http` are not routed yet.
-//! - JSON options (emit defaults, proto names, enums as numbers, ignore
-//!   unknown fields) are those of `pbjson`'s defaults.
 //! - JSON request bodies must not be compressed (`content-encoding`).
 
 // Generated code names `::dual_protocol`; so does ours (google.rpc).
@@ -116,6 +114,7 @@ pub mod types;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use __private::json::JsonOptions;
 pub use body::DualBody;
 pub use config::{Config, ServerConfig, ServerType};
 pub use error::Error;

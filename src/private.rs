@@ -5,6 +5,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::registry::Registration;
+
+#[doc(hidden)]
+pub mod json;
 pub use inventory;
 
 use crate::registry::{

@@ -88,7 +88,7 @@ where
             // A method of ours: check what needs no body now, then read the
             // body and call.
             RequestKind::Json(method) => {
-                let prepared = unary::prepare(request, method, shared.max_request_bytes);
+                let prepared = unary::prepare(request, method, shared);
                 self.json_call(prepared)
             }
             // A REST route: the same, with path variables and query

@@ -31,6 +31,7 @@
 //!   are not exposed yet.
 
 mod emit;
+mod emit_serde;
 mod http_rule;
 mod model;
 #[cfg(test)]
@@ -195,11 +196,18 @@ impl Builder {
             );
         prost.compile_fds(fds)?;
 
-        pbjson_build::Builder::new()
-            .register_descriptors(encoded)?
-            .extern_path(".google.protobuf", "::dual_protocol::types")
-            .out_dir(&out_dir)
-            .build(&prefixes)?;
+        let pool = prost_reflect::DescriptorPool::decode(encoded).map_err(io::Error::other)?;
+        for prefix in &prefixes {
+            let package = prefix.trim_start_matches('.');
+            let mut code = String::new();
+            emit_serde::package(
+                &pool,
+                package,
+                "::dual_protocol::__private::json",
+                &mut code,
+            );
+            std::fs::write(out_dir.join(format!("{package}.serde.rs")), code)?;
+        }
 
         for (name, code) in tables {
             std::fs::write(out_dir.join(name), code)?;

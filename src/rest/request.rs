@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::__private::FieldKind;
-use crate::registry::Registry;
+use crate::registry::{FieldDescriptor, Registry};
 use crate::rest::query;
 use crate::transcode::json::JsonError;
 
@@ -15,15 +15,19 @@ use crate::transcode::json::JsonError;
 enum Source {
     Path,
     Query,
+    /// A query parameter, skipped when it names no field.
+    QueryIgnoringUnknown,
 }
 
-/// Path variables and query parameters as a JSON object to lay over the body.
+/// Path variables and query parameters as a JSON object to lay over the body;
+/// with `ignore_unknown`, query parameters naming no field are skipped.
 pub(crate) fn overlay(
     registry: &Registry,
     input: &str,
     bindings: Vec<(&[String], String)>,
     query: Option<&str>,
     body_is_everything: bool,
+    ignore_unknown: bool,
 ) -> Result<Map<String, Value>, JsonError> {
     let mut object = Map::new();
     for (path, value) in bindings {
@@ -41,7 +45,12 @@ pub(crate) fn overlay(
                     .to_owned(),
             });
         }
-        set(registry, input, &mut object, &path, value, Source::Query)?;
+        let source = if ignore_unknown {
+            Source::QueryIgnoringUnknown
+        } else {
+            Source::Query
+        };
+        set(registry, input, &mut object, &path, value, source)?;
     }
     Ok(object)
 }
@@ -62,11 +71,12 @@ fn set(
         .split_last()
         .ok_or_else(|| problem("empty parameter name".to_owned()))?;
     for name in parents {
-        let field = registry
-            .fields(message)
-            .iter()
-            .find(|f| f.name == name || f.json_name == name)
-            .ok_or_else(|| problem(format!("unknown field {name} of {message}")))?;
+        let Some(field) = find(registry, message, name) else {
+            return unknown(
+                source,
+                problem(format!("unknown field {name} of {message}")),
+            );
+        };
         if field.kind != FieldKind::Message || field.repeated {
             return Err(problem(format!("{name} is not a singular message field")));
         }
@@ -77,11 +87,12 @@ fn set(
             .ok_or_else(|| problem(format!("{name} is set to a non-object in the body")))?;
         message = field.message;
     }
-    let field = registry
-        .fields(message)
-        .iter()
-        .find(|f| f.name == last || f.json_name == last)
-        .ok_or_else(|| problem(format!("unknown field {last} of {message}")))?;
+    let Some(field) = find(registry, message, last) else {
+        return unknown(
+            source,
+            problem(format!("unknown field {last} of {message}")),
+        );
+    };
     let json = match field.kind {
         FieldKind::String => Value::String(value),
         // Enum numbers are JSON numbers; names are strings.
@@ -110,12 +121,28 @@ fn set(
             Value::Array(items) => items.push(json),
             _ => return Err(problem("is set to a non-array in the body".to_owned())),
         }
-    } else if source == Source::Query && object.contains_key(&key) {
+    } else if source != Source::Path && object.contains_key(&key) {
         return Err(problem("given more than once".to_owned()));
     } else {
         object.insert(key, json);
     }
     Ok(())
+}
+
+/// The field of `message` named `name` (proto or JSON name).
+fn find(registry: &Registry, message: &str, name: &str) -> Option<&'static FieldDescriptor> {
+    registry
+        .fields(message)
+        .iter()
+        .find(|f| f.name == name || f.json_name == name)
+}
+
+/// A field that does not exist: an error, or nothing when ignoring.
+fn unknown(source: Source, error: JsonError) -> Result<(), JsonError> {
+    match source {
+        Source::QueryIgnoringUnknown => Ok(()),
+        Source::Path | Source::Query => Err(error),
+    }
 }
 
 /// The request JSON: `body` placed by the rule's `body` (`"*"`, a field's

@@ -11,6 +11,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tower_service::Service;
 
+use crate::__private::json::{JsonOptions, with_options};
 use crate::body::DualBody;
 use crate::classify::{is_grpc, is_json};
 use crate::error::{Rejection, json_response};
@@ -37,6 +38,7 @@ pub(crate) struct Prepared<B> {
     method: MethodDescriptor,
     deadline: Option<Duration>,
     limit: usize,
+    json: JsonOptions,
     rest: Option<Rest>,
 }
 
@@ -51,7 +53,7 @@ struct Rest {
 pub(crate) fn prepare<B: Body>(
     request: Request<B>,
     method: &MethodDescriptor,
-    max_request_bytes: usize,
+    shared: &Shared,
 ) -> Result<Prepared<B>, Rejection> {
     if request.method() != Method::POST {
         return Err(Rejection::MethodNotAllowed(
@@ -59,7 +61,7 @@ pub(crate) fn prepare<B: Body>(
             vec![Method::POST],
         ));
     }
-    check_body(&request, method, max_request_bytes)?;
+    check_body(&request, method, shared.max_request_bytes)?;
     let (mut parts, body) = request.into_parts();
     let deadline = metadata::request_to_grpc(&mut parts.headers)?;
     Ok(Prepared {
@@ -67,7 +69,8 @@ pub(crate) fn prepare<B: Body>(
         body,
         method: *method,
         deadline,
-        limit: max_request_bytes,
+        limit: shared.max_request_bytes,
+        json: shared.json,
         rest: None,
     })
 }
@@ -88,6 +91,7 @@ pub(crate) fn prepare_rest<B: Body>(
         bindings,
         request.uri().query(),
         route.rule.body == "*",
+        shared.json.ignore_unknown_fields,
     )
     .map_err(Rejection::Json)?;
     let (mut parts, body) = request.into_parts();
@@ -100,6 +104,7 @@ pub(crate) fn prepare_rest<B: Body>(
         method: *method,
         deadline,
         limit: shared.max_request_bytes,
+        json: shared.json,
         rest: Some(Rest {
             rule: route.rule,
             overlay,
@@ -185,6 +190,7 @@ where
         method,
         rest,
         limit,
+        json: options,
         ..
     } = prepared;
     let mut json = match read_limited(body, limit).await {
@@ -201,13 +207,15 @@ where
     }
     let mut buf = BytesMut::with_capacity(frame::HEADER_LEN + json.len());
     let at = frame::start(&mut buf);
-    if let Err(e) = (method.request)(&json, &mut buf) {
+    // The options live in a thread-local: set around the synchronous codec
+    // call only, never across an await.
+    if let Err(e) = with_options(options, || (method.request)(&json, &mut buf)) {
         return Ok(Rejection::Json(e).into_response());
     }
     frame::finish(&mut buf, at);
     let request = Request::from_parts(parts, DualBody::full(buf.freeze()));
     let response = service.call(request).await?;
-    Ok(to_json(response, &method, response_field).await)
+    Ok(to_json(response, &method, response_field, options).await)
 }
 
 /// Reads a whole request body, failing as soon as it passes `limit`.
@@ -229,6 +237,7 @@ async fn to_json<ResBody>(
     response: Response<ResBody>,
     method: &MethodDescriptor,
     response_field: &str,
+    options: JsonOptions,
 ) -> Response<DualBody<ResBody>>
 where
     ResBody: Body<Data = Bytes>,
@@ -275,7 +284,7 @@ where
         }
     };
     let mut json = Vec::with_capacity(16 + message.len() * 2);
-    if let Err(e) = (method.response)(message, &mut json) {
+    if let Err(e) = with_options(options, || (method.response)(message, &mut json)) {
         let message = format!("the gRPC response does not decode: {e}");
         return error(parts, GrpcStatus::new(code::INTERNAL, message));
     }

@@ -468,3 +468,48 @@ async fn the_example_serves_grpc_health() {
         );
     }
 }
+
+#[tokio::test]
+async fn json_options_from_the_config_apply_both_ways() {
+    let options = "[json]\nemit_unpopulated = true\nproto_names = true\nenums_as_ints = true\nignore_unknown_fields = true\n";
+    let addr = start(options, None).await;
+    for version in BOTH {
+        let body = r#"{"name":"shelves/1/books/2","unknownField":{"a":[1,2]}}"#;
+        let answer = post_json(version, addr, GET_BOOK, body).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let json = answer.json();
+        assert_eq!(json["page_count"], "264");
+        assert_eq!(json["genre"], 1);
+        assert_eq!(json["labels"], json!({}));
+        assert_eq!(json["cover_thumbnail"], "");
+        assert!(json.get("pageCount").is_none(), "{json}");
+        // Unknown query parameters are skipped too.
+        let request = Request::get(format!(
+            "http://{addr}/v1/shelves/1/books?pageSize=1&nope=1"
+        ))
+        .body(Full::default())
+        .unwrap();
+        let answer = send(version, request).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.json()["next_page_token"], "1");
+    }
+    // The defaults: JSON names, enum names, defaults omitted, unknown fields rejected.
+    let addr = start_default().await;
+    let json = post_json(
+        Version::Http1,
+        addr,
+        GET_BOOK,
+        r#"{"name":"shelves/1/books/2"}"#,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (&json["pageCount"], &json["genre"]),
+        (&json!("264"), &json!("GENRE_FICTION"))
+    );
+    assert!(json.get("labels").is_none(), "{json}");
+    let body = r#"{"name":"shelves/1/books/2","unknownField":1}"#;
+    post_json(Version::Http1, addr, GET_BOOK, body)
+        .await
+        .error(400, 3);
+}

@@ -1,0 +1,640 @@
+//! Golden proto3 JSON vectors for the generated serde impls
+//! (proto/kitchen/v1/kitchen.proto, which build.rs must compile): each rule
+//! of the mapping in both directions, and the run-time options on and off.
+#![allow(unreachable_pub, missing_docs)]
+
+mod kitchen {
+    pub mod v1 {
+        dual_protocol::include_proto!("kitchen.v1");
+    }
+}
+
+use dual_protocol::__private::json::{JsonOptions, with_options};
+use kitchen::v1::*;
+
+use dual_protocol::types;
+use serde_json::json;
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializes")
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).expect("serializes")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
+}
+
+fn sink(json: &str) -> Sink {
+    parse(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn sink_err(json: &str) -> String {
+    match parse::<Sink>(json) {
+        Ok(s) => panic!("{json} parsed as {s:?}"),
+        Err(e) => e,
+    }
+}
+
+fn opts(f: impl FnOnce(&mut JsonOptions)) -> JsonOptions {
+    let mut o = JsonOptions::default();
+    f(&mut o);
+    o
+}
+
+#[test]
+fn empty_message_is_an_empty_object_both_ways() {
+    assert_eq!(to_json(&Sink::default()), "{}");
+    assert_eq!(sink("{}"), Sink::default());
+    assert_eq!(to_json(&Empty {}), "{}");
+    assert_eq!(parse::<Empty>("{}"), Ok(Empty {}));
+    assert!(
+        parse::<Empty>(r#"{"x":1}"#)
+            .unwrap_err()
+            .contains("unknown field `x`")
+    );
+}
+
+#[test]
+fn scalars_out() {
+    let s = Sink {
+        f_double: 1.5,
+        f_float: 0.25,
+        f_int32: -7,
+        f_int64: i64::MIN,
+        f_uint32: u32::MAX,
+        f_uint64: u64::MAX,
+        f_sint32: -1,
+        f_sint64: i64::MAX,
+        f_fixed32: 7,
+        f_fixed64: 8,
+        f_sfixed32: -9,
+        f_sfixed64: -10,
+        f_bool: true,
+        f_string: "hé\"".into(),
+        f_bytes: vec![0xfb, 0xff, 0x00],
+        ..Default::default()
+    };
+    assert_eq!(
+        to_json(&s),
+        concat!(
+            r#"{"fDouble":1.5,"fFloat":0.25,"fInt32":-7,"fInt64":"-9223372036854775808","#,
+            r#""fUint32":4294967295,"fUint64":"18446744073709551615","fSint32":-1,"#,
+            r#""fSint64":"9223372036854775807","fFixed32":7,"fFixed64":"8","fSfixed32":-9,"#,
+            r#""fSfixed64":"-10","fBool":true,"fString":"hé\"","fBytes":"+/8A"}"#
+        )
+    );
+}
+
+#[test]
+fn scalars_in_round_trip() {
+    let json = concat!(
+        r#"{"fDouble":1.5,"fFloat":0.25,"fInt32":-7,"fInt64":"-9223372036854775808","#,
+        r#""fUint32":4294967295,"fUint64":"18446744073709551615","fSint32":-1,"#,
+        r#""fSint64":"9223372036854775807","fFixed32":7,"fFixed64":"8","fSfixed32":-9,"#,
+        r#""fSfixed64":"-10","fBool":true,"fString":"x","fBytes":"+/8A"}"#
+    );
+    let s = sink(json);
+    assert_eq!(s.f_int64, i64::MIN);
+    assert_eq!(s.f_uint64, u64::MAX);
+    assert_eq!(s.f_sint64, i64::MAX);
+    assert_eq!(s.f_bytes, [0xfb, 0xff, 0x00]);
+    assert_eq!(to_json(&s), json);
+}
+
+#[test]
+fn int64_accepts_numbers_strings_and_integral_exponents() {
+    assert_eq!(sink(r#"{"fInt64":12}"#).f_int64, 12);
+    assert_eq!(sink(r#"{"fInt64":"-12"}"#).f_int64, -12);
+    assert_eq!(sink(r#"{"fInt64":1e3}"#).f_int64, 1000);
+    assert_eq!(sink(r#"{"fInt64":"1e3"}"#).f_int64, 1000);
+    assert_eq!(sink(r#"{"fInt64":"1.5e1"}"#).f_int64, 15);
+    assert_eq!(sink(r#"{"fInt64":-9223372036854775808}"#).f_int64, i64::MIN);
+    assert_eq!(
+        sink(r#"{"fUint64":18446744073709551615}"#).f_uint64,
+        u64::MAX
+    );
+    assert_eq!(
+        sink(r#"{"fFixed64":"18446744073709551615"}"#).f_fixed64,
+        u64::MAX
+    );
+    assert!(sink_err(r#"{"fInt64":"1.5"}"#).contains("not an integer"));
+    assert!(sink_err(r#"{"fInt64":1.5}"#).contains("not an integer"));
+    assert!(sink_err(r#"{"fInt64":"9223372036854775808"}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fUint64":"-1"}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fUint64":"18446744073709551616"}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fInt64":"12abc"}"#).contains("not an integer"));
+    assert!(sink_err(r#"{"fInt64":" 12"}"#).contains("not an integer"));
+    assert!(parse::<Sink>(r#"{"fInt64":true}"#).is_err());
+}
+
+#[test]
+fn int32_accepts_numbers_strings_and_integral_exponents() {
+    assert_eq!(sink(r#"{"fInt32":"12"}"#).f_int32, 12);
+    assert_eq!(sink(r#"{"fInt32":-2147483648}"#).f_int32, i32::MIN);
+    assert_eq!(sink(r#"{"fSfixed32":"2e2"}"#).f_sfixed32, 200);
+    assert_eq!(sink(r#"{"fUint32":4.0}"#).f_uint32, 4);
+    assert!(sink_err(r#"{"fInt32":2147483648}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fUint32":-1}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fInt32":0.5}"#).contains("not an integer"));
+    assert!(sink_err(r#"{"fFixed32":"4294967296"}"#).contains("out of range"));
+}
+
+#[test]
+fn floats_out_with_special_values() {
+    let s = Sink {
+        f_double: f64::NAN,
+        f_float: f32::INFINITY,
+        r_double: vec![f64::NEG_INFINITY, -0.0, 1e300],
+        r_float: vec![0.1],
+        ..Default::default()
+    };
+    assert_eq!(
+        to_json(&s),
+        r#"{"fDouble":"NaN","fFloat":"Infinity","rDouble":["-Infinity",-0.0,1e+300],"rFloat":[0.1]}"#
+    );
+    // -0 is not the default: its sign is kept.
+    let s = Sink {
+        f_double: -0.0,
+        ..Default::default()
+    };
+    assert_eq!(to_json(&s), r#"{"fDouble":-0.0}"#);
+}
+
+#[test]
+fn floats_in_from_numbers_strings_and_special_names() {
+    assert!(sink(r#"{"fDouble":"NaN"}"#).f_double.is_nan());
+    assert_eq!(
+        sink(r#"{"fDouble":"-Infinity"}"#).f_double,
+        f64::NEG_INFINITY
+    );
+    assert_eq!(sink(r#"{"fFloat":"Infinity"}"#).f_float, f32::INFINITY);
+    assert_eq!(sink(r#"{"fDouble":"1.25"}"#).f_double, 1.25);
+    assert_eq!(sink(r#"{"fDouble":"-2e-3"}"#).f_double, -0.002);
+    assert_eq!(sink(r#"{"fDouble":3}"#).f_double, 3.0);
+    assert_eq!(sink(r#"{"fFloat":-1.5}"#).f_float, -1.5);
+    let negative_zero = sink(r#"{"fDouble":-0}"#).f_double;
+    assert!(negative_zero == 0.0 && negative_zero.is_sign_negative());
+    assert!(sink_err(r#"{"fFloat":1e39}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fFloat":"-1e39"}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fDouble":"1e400"}"#).contains("out of range"));
+    assert!(sink_err(r#"{"fDouble":"inf"}"#).contains("not a number"));
+    assert!(sink_err(r#"{"fDouble":"nan"}"#).contains("not a number"));
+    assert!(parse::<Sink>(r#"{"fDouble":true}"#).is_err());
+}
+
+#[test]
+fn bytes_standard_padded_out_any_base64_in() {
+    let s = Sink {
+        f_bytes: b"\xfb\xff".to_vec(),
+        r_bytes: vec![b"hi?".to_vec(), Vec::new()],
+        ..Default::default()
+    };
+    assert_eq!(to_json(&s), r#"{"fBytes":"+/8=","rBytes":["aGk/",""]}"#);
+    for text in ["+/8=", "+/8", "-_8=", "-_8"] {
+        assert_eq!(
+            sink(&format!(r#"{{"fBytes":"{text}"}}"#)).f_bytes,
+            b"\xfb\xff",
+            "{text}"
+        );
+    }
+    assert!(sink_err(r#"{"fBytes":"*"}"#).contains("base64"));
+}
+
+#[test]
+fn enums_by_name_out_unknown_numbers_as_numbers() {
+    let s = Sink {
+        f_color: Color::Green as i32,
+        f_mood: nested::Mood::Happy as i32,
+        r_color: vec![Color::Red as i32, 7, 0],
+        ..Default::default()
+    };
+    assert_eq!(
+        to_json(&s),
+        r#"{"fColor":"GREEN","fMood":"HAPPY","rColor":["RED",7,"COLOR_UNSPECIFIED"]}"#
+    );
+    let s = Sink {
+        f_color: 42,
+        ..Default::default()
+    };
+    assert_eq!(to_json(&s), r#"{"fColor":42}"#);
+    assert_eq!(to_json(&Color::Red), r#""RED""#);
+    assert_eq!(parse::<Color>(r#""GREEN""#), Ok(Color::Green));
+    assert_eq!(parse::<Color>("1"), Ok(Color::Red));
+    assert!(parse::<Color>("9").is_err());
+}
+
+#[test]
+fn enums_in_by_name_or_number() {
+    assert_eq!(sink(r#"{"fColor":"RED"}"#).f_color, Color::Red as i32);
+    assert_eq!(sink(r#"{"fColor":2}"#).f_color, 2);
+    assert_eq!(sink(r#"{"fColor":99}"#).f_color, 99);
+    assert_eq!(sink(r#"{"fMood":"HAPPY"}"#).f_mood, 1);
+    assert_eq!(sink(r#"{"rColor":["GREEN",1]}"#).r_color, [2, 1]);
+    let err = sink_err(r#"{"fColor":"PURPLE"}"#);
+    assert!(err.contains("PURPLE"), "{err}");
+    assert!(sink_err(r#"{"fColor":"red"}"#).contains("red"));
+    assert!(sink_err(r#"{"fColor":2147483648}"#).contains("out of range"));
+    let lenient = opts(|o| o.ignore_unknown_fields = true);
+    let s = with_options(lenient, || sink(r#"{"fColor":"PURPLE","fInt32":1}"#));
+    assert_eq!((s.f_color, s.f_int32), (0, 1));
+}
+
+#[test]
+fn enums_as_ints_option() {
+    let s = Sink {
+        f_color: Color::Green as i32,
+        r_color: vec![1],
+        m_color: [("k".to_owned(), 1)].into(),
+        choice: Some(sink::Choice::OColor(2)),
+        ..Default::default()
+    };
+    let o = opts(|o| o.enums_as_ints = true);
+    assert_eq!(
+        with_options(o, || to_json(&s)),
+        r#"{"fColor":2,"rColor":[1],"mColor":{"k":1},"oColor":2}"#
+    );
+    assert_eq!(
+        to_json(&s),
+        r#"{"fColor":"GREEN","rColor":["RED"],"mColor":{"k":"RED"},"oColor":"GREEN"}"#
+    );
+    assert_eq!(with_options(o, || to_json(&Color::Red)), "1");
+}
+
+#[test]
+fn oneof_members_out_and_in() {
+    let s = Sink {
+        choice: Some(sink::Choice::OString(String::new())),
+        ..Default::default()
+    };
+    // A set member is printed even at its default.
+    assert_eq!(to_json(&s), r#"{"oString":""}"#);
+    let s = Sink {
+        choice: Some(sink::Choice::ONested(Box::new(Nested {
+            value: 1,
+            ..Default::default()
+        }))),
+        ..Default::default()
+    };
+    assert_eq!(to_json(&s), r#"{"oNested":{"value":1}}"#);
+    assert_eq!(sink(r#"{"oNested":{"value":1}}"#), s);
+    let s = Sink {
+        choice: Some(sink::Choice::OInt64(-5)),
+        ..Default::default()
+    };
+    assert_eq!(to_json(&s), r#"{"oInt64":"-5"}"#);
+    assert_eq!(sink(r#"{"oInt64":"-5"}"#), s);
+    assert_eq!(
+        sink(r#"{"oColor":"RED"}"#).choice,
+        Some(sink::Choice::OColor(1))
+    );
+}
+
+#[test]
+fn oneof_with_two_members_is_an_error_naming_it() {
+    let err = sink_err(r#"{"oString":"a","oColor":"RED"}"#);
+    assert!(err.contains("choice"), "{err}");
+    // null is "not set": it does not count as a member.
+    assert_eq!(
+        sink(r#"{"oString":null,"oColor":"RED"}"#).choice,
+        Some(sink::Choice::OColor(1))
+    );
+    assert_eq!(sink(r#"{"oNested":null}"#).choice, None);
+    // ... except for google.protobuf.Value, whose null is a value.
+    let s = sink(r#"{"oValue":null}"#);
+    assert!(
+        matches!(&s.choice, Some(sink::Choice::OValue(v)) if to_json(v) == "null"),
+        "{s:?}"
+    );
+    assert_eq!(to_json(&s), r#"{"oValue":null}"#);
+    assert!(sink_err(r#"{"oValue":null,"oString":"x"}"#).contains("choice"));
+}
+
+#[test]
+fn null_means_default() {
+    let s = sink(concat!(
+        r#"{"fInt32":null,"fInt64":null,"fString":null,"fBytes":null,"fColor":null,"#,
+        r#""fNested":null,"rInt32":null,"rNested":null,"mInt32":null,"mNested":null,"#,
+        r#""pInt32":null,"wTimestamp":null,"wInt64Value":null,"fDouble":null,"fBool":null}"#
+    ));
+    assert_eq!(s, Sink::default());
+    // google.protobuf.Value: null is the null value, not unset.
+    let s = sink(r#"{"wValue":null}"#);
+    assert_eq!(s.w_value.as_ref().map(to_json).as_deref(), Some("null"));
+    assert_eq!(to_json(&s), r#"{"wValue":null}"#);
+    // google.protobuf.NullValue reads null (and its name) as 0.
+    assert_eq!(sink(r#"{"wNull":null}"#).w_null, 0);
+    assert_eq!(sink(r#"{"wNull":"NULL_VALUE"}"#).w_null, 0);
+    // Null elements are errors, except Values.
+    assert!(sink_err(r#"{"rInt32":[1,null]}"#).contains("null"));
+    assert!(sink_err(r#"{"mInt32":{"1":null}}"#).contains("null"));
+    let s = sink(r#"{"wValues":[null,1,"a"],"mValue":{"k":null}}"#);
+    assert_eq!(to_json(&s.w_values), r#"[null,1.0,"a"]"#);
+    assert_eq!(to_json(&s.m_value), r#"{"k":null}"#);
+}
+
+#[test]
+fn repeated_fields_of_every_type() {
+    let json = concat!(
+        r#"{"rDouble":[1.5,"NaN"],"rFloat":[2.5],"rInt32":[1,-2],"rInt64":["3","-4"],"#,
+        r#""rUint32":[5],"rUint64":["6"],"rSint32":[-7],"rSint64":["-8"],"rFixed32":[9],"#,
+        r#""rFixed64":["10"],"rSfixed32":[-11],"rSfixed64":["-12"],"rBool":[true,false],"#,
+        r#""rString":["a",""],"rBytes":["AA=="],"rColor":["RED"],"rNested":[{},{"value":1}]}"#
+    );
+    let s = sink(json);
+    assert_eq!(s.r_int64, [3, -4]);
+    assert_eq!(s.r_nested.len(), 2);
+    assert_eq!(to_json(&s), json);
+    assert_eq!(sink(r#"{"rInt64":[3,"1e1"]}"#).r_int64, [3, 10]);
+    assert!(parse::<Sink>(r#"{"rInt32":1}"#).is_err());
+}
+
+#[test]
+fn map_keys_are_strings_for_every_key_type() {
+    let json = concat!(
+        r#"{"mInt32":{"-1":"a","2":"b"},"mInt64":{"-9223372036854775808":"c"},"#,
+        r#""mUint32":{"4294967295":"d"},"mUint64":{"18446744073709551615":"e"},"#,
+        r#""mSint32":{"-3":"f"},"mSint64":{"-4":"g"},"mFixed32":{"5":"h"},"mFixed64":{"6":"i"},"#,
+        r#""mSfixed32":{"-7":"j"},"mSfixed64":{"-8":"k"},"mBool":{"false":"l","true":"m"},"#,
+        r#""mString":{"":"n","x":"o"},"mNested":{"k":{"value":1}},"mColor":{"k":"GREEN"},"#,
+        r#""mBytes":{"k":"AQ=="},"mToInt64":{"k":"9"}}"#
+    );
+    let s = sink(json);
+    assert_eq!(s.m_int32[&-1], "a");
+    assert_eq!(s.m_uint64[&u64::MAX], "e");
+    assert_eq!(s.m_bool[&true], "m");
+    assert_eq!(s.m_to_int64["k"], 9);
+    // Keys are printed in order, so the output is stable.
+    assert_eq!(to_json(&s), json);
+    assert!(sink_err(r#"{"mInt32":{"x":"a"}}"#).contains("\"x\""));
+    assert!(sink_err(r#"{"mInt32":{"2147483648":"a"}}"#).contains("2147483648"));
+    assert!(sink_err(r#"{"mBool":{"1":"a"}}"#).contains("bool"));
+    assert!(sink_err(r#"{"mUint32":{"-1":"a"}}"#).contains("-1"));
+    assert!(sink_err(r#"{"mInt32":{"1":"a","1":"b"}}"#).contains("duplicate"));
+    assert_eq!(sink(r#"{"mToInt64":{"k":12}}"#).m_to_int64["k"], 12);
+}
+
+#[test]
+fn unknown_fields_are_errors_naming_them_unless_ignored() {
+    let err = sink_err(r#"{"fInt32":1,"nope":2}"#);
+    assert!(err.contains("unknown field `nope`"), "{err}");
+    let err = sink_err(r#"{"fNested":{"value":1,"deeper":{}}}"#);
+    assert!(err.contains("unknown field `deeper`"), "{err}");
+    let lenient = opts(|o| o.ignore_unknown_fields = true);
+    let s = with_options(lenient, || {
+        sink(concat!(
+            r#"{"nope":{"a":[1,{"b":null}],"c":"d"},"fInt32":1,"x":[[]],"y":null,"#,
+            r#""z":"s","fNested":{"q":1,"value":2}}"#
+        ))
+    });
+    assert_eq!(s.f_int32, 1);
+    assert_eq!(s.f_nested.as_ref().map(|n| n.value), Some(2));
+    // Options are restored afterwards.
+    assert!(parse::<Sink>(r#"{"nope":1}"#).is_err());
+}
+
+#[test]
+fn proto_names_option_and_both_names_accepted() {
+    let s = Sink {
+        f_int64: 1,
+        r#type: "t".into(),
+        custom: "c".into(),
+        choice: Some(sink::Choice::OString("o".into())),
+        p_int32: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(
+        to_json(&s),
+        r#"{"fInt64":"1","pInt32":0,"type":"t","renamed":"c","oString":"o"}"#
+    );
+    let o = opts(|o| o.proto_names = true);
+    assert_eq!(
+        with_options(o, || to_json(&s)),
+        r#"{"f_int64":"1","p_int32":0,"type":"t","custom":"c","o_string":"o"}"#
+    );
+    let json_names = r#"{"fInt64":"1","pInt32":0,"type":"t","renamed":"c","oString":"o"}"#;
+    let proto_names = r#"{"f_int64":"1","p_int32":0,"type":"t","custom":"c","o_string":"o"}"#;
+    assert_eq!(sink(json_names), s);
+    assert_eq!(sink(proto_names), s);
+    assert_eq!(with_options(o, || sink(json_names)), s);
+    // The same field twice, under either name, is an error.
+    assert!(sink_err(r#"{"fInt64":"1","f_int64":"2"}"#).contains("duplicate field"));
+    assert!(sink_err(r#"{"fInt32":1,"fInt32":2}"#).contains("duplicate field"));
+}
+
+#[test]
+fn proto3_optional_fields_print_when_set_even_at_default() {
+    let s = Sink {
+        p_int32: Some(0),
+        p_string: Some(String::new()),
+        p_color: Some(0),
+        p_double: Some(0.0),
+        ..Default::default()
+    };
+    let json = r#"{"pInt32":0,"pString":"","pColor":"COLOR_UNSPECIFIED","pDouble":0.0}"#;
+    assert_eq!(to_json(&s), json);
+    assert_eq!(sink(json), s);
+    assert_eq!(sink(r#"{"pInt32":null}"#).p_int32, None);
+}
+
+#[test]
+fn emit_unpopulated_option() {
+    let o = opts(|o| o.emit_unpopulated = true);
+    let v = with_options(o, || to_value(&Sink::default()));
+    let object = v.as_object().expect("an object");
+    assert_eq!(object["fDouble"], json!(0.0));
+    assert_eq!(object["fInt32"], json!(0));
+    assert_eq!(object["fInt64"], json!("0"));
+    assert_eq!(object["fUint64"], json!("0"));
+    assert_eq!(object["fBool"], json!(false));
+    assert_eq!(object["fString"], json!(""));
+    assert_eq!(object["fBytes"], json!(""));
+    assert_eq!(object["fColor"], json!("COLOR_UNSPECIFIED"));
+    assert_eq!(object["rInt32"], json!([]));
+    assert_eq!(object["rNested"], json!([]));
+    assert_eq!(object["mInt32"], json!({}));
+    assert_eq!(object["mNested"], json!({}));
+    assert_eq!(object["wNull"], json!(null));
+    assert_eq!(object["type"], json!(""));
+    assert_eq!(object["renamed"], json!(""));
+    // Fields with presence stay out when unset.
+    for absent in [
+        "fNested",
+        "pInt32",
+        "pString",
+        "oString",
+        "oNested",
+        "wTimestamp",
+        "wValue",
+        "wInt64Value",
+        "child",
+    ] {
+        assert!(!object.contains_key(absent), "{absent} in {v}");
+    }
+    // Enums as ints and proto names combine with it.
+    let all = opts(|o| {
+        o.emit_unpopulated = true;
+        o.enums_as_ints = true;
+        o.proto_names = true;
+    });
+    let v = with_options(all, || to_value(&Sink::default()));
+    assert_eq!(v["f_color"], json!(0));
+    assert_eq!(v["r_sfixed64"], json!([]));
+    // Off by default.
+    assert_eq!(to_json(&Sink::default()), "{}");
+    // Nested messages follow the option too.
+    let s = Sink {
+        f_nested: Some(Box::default()),
+        ..Default::default()
+    };
+    let v = with_options(o, || to_value(&s));
+    assert_eq!(
+        v["fNested"],
+        json!({"value": 0, "mood": "MOOD_UNSPECIFIED"})
+    );
+    assert_eq!(to_json(&s), r#"{"fNested":{}}"#);
+}
+
+#[test]
+fn well_known_types_use_their_special_forms() {
+    let json = concat!(
+        r#"{"wTimestamp":"1972-01-01T10:00:20.021Z","wDuration":"1.500s","#,
+        r#""wFieldMask":"fInt32,fNested.value","wStruct":{"a":[1.0,"b",null,true,{}]},"#,
+        r#""wValue":{"k":"v"},"wListValue":[1.0,"x"],"#,
+        r#""wDoubleValue":1.5,"wFloatValue":2.5,"wInt64Value":"-5","wUint64Value":"5","#,
+        r#""wInt32Value":-3,"wUint32Value":3,"wBoolValue":false,"wStringValue":"","#,
+        r#""wBytesValue":"AQ==","wEmpty":{}}"#
+    );
+    let s = sink(json);
+    assert_eq!(
+        s.w_timestamp,
+        Some(types::Timestamp {
+            seconds: 63_108_020,
+            nanos: 21_000_000
+        })
+    );
+    assert_eq!(s.w_int64_value.as_ref().map(|w| w.value), Some(-5));
+    assert_eq!(s.w_bool_value.as_ref().map(|w| w.value), Some(false));
+    assert_eq!(
+        s.w_field_mask.as_ref().map(|m| m.paths.clone()),
+        Some(vec!["f_int32".to_owned(), "f_nested.value".to_owned()])
+    );
+    assert!(s.w_empty.is_some());
+    assert_eq!(
+        to_value(&s),
+        serde_json::from_str::<serde_json::Value>(json).unwrap()
+    );
+    // Wrappers read their scalar's every form. (Their output is
+    // pbjson-types': a NaN FloatValue/DoubleValue prints as null.)
+    assert!(
+        sink(r#"{"wFloatValue":"NaN"}"#)
+            .w_float_value
+            .is_some_and(|w| w.value.is_nan())
+    );
+    let s = sink(r#"{"wInt64Value":12,"wUint32Value":"7"}"#);
+    assert_eq!(s.w_int64_value.map(|w| w.value), Some(12));
+    assert_eq!(s.w_uint32_value.map(|w| w.value), Some(7));
+    assert!(sink_err(r#"{"wTimestamp":"yesterday"}"#).contains("timestamp"));
+}
+
+#[test]
+fn any_prints_with_its_type_url() {
+    let any = types::Any::pack(&types::Timestamp {
+        seconds: 1,
+        nanos: 0,
+    });
+    let s = Sink {
+        w_any: Some(any),
+        ..Default::default()
+    };
+    let json = to_json(&s);
+    assert!(
+        json.contains("type.googleapis.com/google.protobuf.Timestamp"),
+        "{json}"
+    );
+    assert_eq!(sink(&json), s);
+}
+
+#[test]
+fn recursive_fields_are_boxed_and_round_trip() {
+    let s = Sink {
+        child: Some(Box::new(Sink {
+            f_int32: 1,
+            f_nested: Some(Box::new(Nested {
+                back: Some(Box::new(Sink {
+                    f_bool: true,
+                    ..Default::default()
+                })),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let json = r#"{"child":{"fInt32":1,"fNested":{"back":{"fBool":true}}}}"#;
+    assert_eq!(to_json(&s), json);
+    assert_eq!(sink(json), s);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let depth = 10_000;
+    let json = format!("{}{}", r#"{"child":"#.repeat(depth), "}".repeat(depth));
+    let err = parse::<Sink>(&format!("{json}}}")).unwrap_err();
+    assert!(err.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn non_objects_and_wrong_types_are_errors() {
+    assert!(parse::<Sink>("[]").is_err());
+    assert!(parse::<Sink>("1").is_err());
+    assert!(parse::<Sink>(r#"{"fNested":1}"#).is_err());
+    assert!(parse::<Sink>(r#"{"fString":1}"#).is_err());
+    assert!(parse::<Sink>(r#"{"fBool":"true"}"#).is_err());
+    assert!(parse::<Sink>(r#"{"rInt32":{}}"#).is_err());
+    assert!(parse::<Sink>(r#"{"mInt32":[]}"#).is_err());
+    assert!(parse::<Sink>(r#"{"fInt32":1"#).is_err());
+}
+
+#[test]
+fn a_full_sink_round_trips() {
+    let mut s = sink(concat!(
+        r#"{"fDouble":1,"fFloat":2,"fInt32":3,"fInt64":"4","fUint32":5,"fUint64":"6","#,
+        r#""fSint32":7,"fSint64":"8","fFixed32":9,"fFixed64":"10","fSfixed32":11,"#,
+        r#""fSfixed64":"12","fBool":true,"fString":"s","fBytes":"AQID","fColor":"RED","#,
+        r#""fNested":{"value":1,"mood":"HAPPY"},"fMood":1,"rInt64":["1"],"#,
+        r#""mSint64":{"-1":"x"},"mNested":{"a":{}},"oNested":{},"pColor":"GREEN","#,
+        r#""wDuration":"-1.5s","wStruct":{},"wValue":[],"wListValue":[],"wEmpty":{},"#,
+        r#""type":"t","renamed":"r","child":{"child":{}}}"#
+    ));
+    s.w_any = None;
+    let again = sink(&to_json(&s));
+    assert_eq!(again, s);
+    let o = opts(|o| {
+        o.emit_unpopulated = true;
+        o.proto_names = true;
+        o.enums_as_ints = true;
+    });
+    let printed = with_options(o, || to_json(&s));
+    assert_eq!(sink(&printed), s);
+}
+
+#[test]
+fn errors_carry_the_path_of_the_field() {
+    let path_of = |json: &str| {
+        let mut de = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize::<_, Sink>(&mut de) {
+            Ok(_) => panic!("{json} parsed"),
+            Err(e) => (e.path().to_string(), e.into_inner().to_string()),
+        }
+    };
+    let (path, message) = path_of(r#"{"fNested":{"value":"x"}}"#);
+    assert_eq!(path, "fNested.value");
+    assert!(message.contains("not an integer"), "{message}");
+    let (path, _) = path_of(r#"{"rNested":[{},{"mood":"SAD"}]}"#);
+    assert_eq!(path, "rNested[1].mood");
+    let (path, _) = path_of(r#"{"mNested":{"k":{"value":true}}}"#);
+    assert_eq!(path, "mNested.k.value");
+}
