@@ -13,7 +13,7 @@
 //!   request, which isolates the layer's own cost. `direct grpc` vs
 //!   `layer grpc` is the passthrough cost; `direct grpc` vs `layer json` is
 //!   what JSON costs over the gRPC call it turns into.
-//! - `codec/*`: what the layer runs per message (pbjson serde + prost),
+//! - `codec/*`: what the layer runs per message (generated serde + prost),
 //!   next to serde_json with a plain derive struct of the same JSON shape
 //!   (the limit), as JSON bytes per second.
 
@@ -330,8 +330,8 @@ macro_rules! layer_cases {
 // ------------------------------------------------------------ plain shape --
 
 /// `library.v1.Book` as a hand-written serde struct producing and accepting
-/// the same proto3 JSON as pbjson: int64 as a string, RFC 3339 timestamp
-/// (parsed, as pbjson does), enum by name, bytes as base64.
+/// the same proto3 JSON as the generated serde: int64 as a string, RFC 3339 timestamp
+/// (parsed, as the generated code does), enum by name, bytes as base64.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct PlainBook {
@@ -500,13 +500,13 @@ where
     let (j1, j2, j3, p1) = (json.clone(), json.clone(), json.clone(), pb.clone());
     let cases: Vec<Case> = vec![
         (
-            "json->pb (layer: pbjson + prost encode)",
+            "json->pb (layer: serde + prost encode)",
             Box::new(move || {
                 black_box(json_to_pb::<M>(black_box(&j1)));
             }),
         ),
         (
-            "json->message (pbjson only)",
+            "json->message (serde only)",
             Box::new(move || {
                 black_box(serde_json::from_slice::<M>(black_box(&j2)).unwrap());
             }),
@@ -518,13 +518,13 @@ where
             }),
         ),
         (
-            "pb->json (layer: prost decode + pbjson)",
+            "pb->json (layer: prost decode + serde)",
             Box::new(move || {
                 black_box(pb_to_json::<M>(black_box(&p1)));
             }),
         ),
         (
-            "message->json (pbjson only)",
+            "message->json (serde only)",
             Box::new(move || {
                 let mut out = Vec::with_capacity(16 + black_box(&message).encoded_len() * 2);
                 serde_json::to_writer(&mut out, &message).unwrap();

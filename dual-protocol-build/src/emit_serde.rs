@@ -10,15 +10,10 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use crate::names::{WELL_KNOWN, WELL_KNOWN_RUST, to_snake, to_upper_camel};
 use prost_reflect::{
     DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
 };
-
-/// Protobuf package whose types come from `::dual_protocol::types`.
-const WELL_KNOWN: &str = "google.protobuf";
-/// Where prost-build is told to find the well-known types.
-const WELL_KNOWN_RUST: &str = "::dual_protocol::types";
 
 /// Writes the serde impls of every message and enum of `package` (nested
 /// ones too, map entries excepted) to `out`. Generated code names the
@@ -38,31 +33,6 @@ pub(crate) fn package(pool: &DescriptorPool, package: &str, runtime: &str, out: 
         if enumeration.package_name() == package {
             emit_enum(&enumeration, runtime, out);
         }
-    }
-}
-
-/// prost-build's rule for module and field names.
-fn to_snake(s: &str) -> String {
-    sanitize(s.to_snake_case())
-}
-
-/// prost-build's rule for type and variant names.
-fn to_upper_camel(s: &str) -> String {
-    sanitize(s.to_upper_camel_case())
-}
-
-/// Keywords become raw identifiers or get a suffix, as prost-build does.
-fn sanitize(ident: String) -> String {
-    match ident.as_str() {
-        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
-        | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
-        | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
-        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
-        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
-        | "try" | "gen" => format!("r#{ident}"),
-        "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
-        s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
-        _ => ident,
     }
 }
 

@@ -17,13 +17,13 @@
 //! | file | made by | what it holds |
 //! | --- | --- | --- |
 //! | `{package}.rs` | prost + tonic-prost-build | messages, gRPC server and client |
-//! | `{package}.serde.rs` | pbjson-build | proto3 JSON `Serialize`/`Deserialize` for every message |
+//! | `{package}.serde.rs` | this crate | proto3 JSON `Serialize`/`Deserialize` for every message and enum, with run-time options |
 //! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON |
 //!
 //! Protos are compiled with [`protox`], so no `protoc` is needed. Well-known
-//! types (`google.protobuf.*`) come from `pbjson-types`, so your crate needs
-//! `prost`, `tonic`, `tonic-prost`, `pbjson`, `pbjson-types`, `serde` and
-//! `dual-protocol` as dependencies.
+//! types (`google.protobuf.*`) come from `dual_protocol::types`, so your
+//! crate needs `prost`, `tonic`, `tonic-prost`, `serde` and `dual-protocol`
+//! as dependencies.
 //!
 //! ## Limitations
 //! - Protos without a `package` statement are not supported.
@@ -34,6 +34,7 @@ mod emit;
 mod emit_serde;
 mod http_rule;
 mod model;
+mod names;
 #[cfg(test)]
 mod test_protos;
 
@@ -185,7 +186,7 @@ impl Builder {
             // `prost::Name` for every message, so `Any::pack` knows its URL.
             .enable_type_names()
             .type_name_domain(["."], "type.googleapis.com")
-            .extern_path(".google.protobuf", "::dual_protocol::types")
+            .extern_path(format!(".{}", names::WELL_KNOWN), names::WELL_KNOWN_RUST)
             .out_dir(&out_dir)
             .service_generator(
                 tonic_prost_build::configure()

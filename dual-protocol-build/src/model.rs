@@ -4,13 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
 use crate::http_rule::{FieldInfo, HttpRules};
-
-/// Protobuf packages whose types come from `pbjson-types`, not from us.
-const WELL_KNOWN: &str = "google.protobuf";
+use crate::names::{WELL_KNOWN, WELL_KNOWN_RUST, to_snake, to_upper_camel};
 
 #[derive(Debug)]
 pub(crate) struct Package {
@@ -253,7 +250,8 @@ fn rust_path(
         .ok_or_else(|| format!("message type {qualified} is not in the descriptor set"))?;
     let mut path = String::new();
     if location.package == WELL_KNOWN {
-        path.push_str("::dual_protocol::types::");
+        path.push_str(WELL_KNOWN_RUST);
+        path.push_str("::");
     } else if location.package != from {
         for _ in from.split('.') {
             path.push_str("super::");
@@ -269,31 +267,6 @@ fn rust_path(
     }
     path.push_str(&to_upper_camel(&location.name));
     Ok(path)
-}
-
-/// prost-build's rule for module and field names.
-fn to_snake(s: &str) -> String {
-    sanitize(s.to_snake_case())
-}
-
-/// prost-build's rule for type names.
-fn to_upper_camel(s: &str) -> String {
-    sanitize(s.to_upper_camel_case())
-}
-
-/// Keywords become raw identifiers or get a suffix, as prost-build does.
-fn sanitize(ident: String) -> String {
-    match ident.as_str() {
-        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
-        | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
-        | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
-        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
-        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
-        | "try" | "gen" => format!("r#{ident}"),
-        "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
-        s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
-        _ => ident,
-    }
 }
 
 #[cfg(test)]
@@ -356,12 +329,5 @@ mod tests {
         let fds = compile(&[("nopkg.proto", r#"syntax = "proto3"; message M {}"#)]);
         let err = packages(&fds).unwrap_err();
         assert!(err.contains("nopkg.proto"), "{err}");
-    }
-
-    #[test]
-    fn keywords_are_escaped_like_prost() {
-        assert_eq!(to_snake("Type"), "r#type");
-        assert_eq!(to_upper_camel("self"), "Self_");
-        assert_eq!(to_snake("HTTPRule"), "http_rule");
     }
 }

@@ -199,8 +199,8 @@ where
     };
     let mut response_field = "";
     if let Some(Rest { rule, overlay }) = rest {
-        json = match rest::request::merge(rule.body, &json, overlay) {
-            Ok(merged) => merged.into(),
+        json = match rest::request::merge(rule.body, json, overlay) {
+            Ok(merged) => merged,
             Err(e) => return Ok(Rejection::Json(e).into_response()),
         };
         response_field = rule.response_body;
