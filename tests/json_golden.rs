@@ -638,3 +638,95 @@ fn errors_carry_the_path_of_the_field() {
     let (path, _) = path_of(r#"{"mNested":{"k":{"value":true}}}"#);
     assert_eq!(path, "mNested.k.value");
 }
+
+mod roundtrip {
+    //! Property tests: a random message survives message -> JSON -> message,
+    //! and JSON -> message -> JSON prints the same text.
+
+    use super::*;
+    use proptest::collection::{hash_map, vec};
+    use proptest::prelude::*;
+
+    /// Any float but NaN (NaN != NaN; its JSON form has its own golden test).
+    fn f64s() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>().prop_filter("not NaN", |f| !f.is_nan()),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+        ]
+    }
+
+    fn f32s() -> impl Strategy<Value = f32> {
+        any::<f32>().prop_filter("not NaN", |f| !f.is_nan())
+    }
+
+    fn timestamps() -> impl Strategy<Value = types::Timestamp> {
+        (-62_135_596_800i64..=253_402_300_799, 0i32..1_000_000_000)
+            .prop_map(|(seconds, nanos)| types::Timestamp { seconds, nanos })
+    }
+
+    prop_compose! {
+        fn scalars()(
+            f_double in f64s(), f_float in f32s(), f_int32 in any::<i32>(),
+            f_int64 in any::<i64>(), f_uint32 in any::<u32>(), f_uint64 in any::<u64>(),
+            f_sint32 in any::<i32>(), f_sint64 in any::<i64>(), f_fixed32 in any::<u32>(),
+            f_fixed64 in any::<u64>(), f_sfixed32 in any::<i32>(), f_sfixed64 in any::<i64>(),
+            f_bool in any::<bool>(), f_string in ".*", f_bytes in vec(any::<u8>(), 0..40),
+        ) -> Sink {
+            Sink {
+                f_double, f_float, f_int32, f_int64, f_uint32, f_uint64, f_sint32, f_sint64,
+                f_fixed32, f_fixed64, f_sfixed32, f_sfixed64, f_bool, f_string, f_bytes,
+                ..Sink::default()
+            }
+        }
+    }
+
+    prop_compose! {
+        fn sinks()(
+            base in scalars(),
+            r_int64 in vec(any::<i64>(), 0..4),
+            r_double in vec(f64s(), 0..4),
+            r_string in vec(".*", 0..4),
+            r_bytes in vec(vec(any::<u8>(), 0..8), 0..3),
+            r_color in vec(any::<i32>(), 0..4),
+            m_int64 in hash_map(any::<i64>(), ".*", 0..4),
+            m_uint64 in hash_map(any::<u64>(), ".*", 0..4),
+            m_bool in hash_map(any::<bool>(), ".*", 0..2),
+            m_string in hash_map(".*", ".*", 0..4),
+            m_to_int64 in hash_map("[a-z]{1,4}", any::<i64>(), 0..4),
+            p_int32 in proptest::option::of(any::<i32>()),
+            p_string in proptest::option::of(".*"),
+            w_timestamp in proptest::option::of(timestamps()),
+        ) -> Sink {
+            Sink {
+                r_int64, r_double, r_string, r_bytes, r_color, m_int64, m_uint64, m_bool,
+                m_string, m_to_int64, p_int32, p_string, w_timestamp,
+                ..base
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn message_json_message(sink in sinks()) {
+            let json = to_json(&sink);
+            let back: Sink = parse(&json).map_err(|e| TestCaseError::fail(format!("{json}: {e}")))?;
+            prop_assert_eq!(back, sink);
+        }
+
+        #[test]
+        fn json_message_json(sink in sinks()) {
+            for options in [
+                JsonOptions::default(),
+                JsonOptions { emit_unpopulated: true, proto_names: true, enums_as_ints: true, ..JsonOptions::default() },
+            ] {
+                let first = with_options(options, || to_json(&sink));
+                let message: Sink = with_options(options, || parse(&first))
+                    .map_err(|e| TestCaseError::fail(format!("{first}: {e}")))?;
+                let second = with_options(options, || to_json(&message));
+                prop_assert_eq!(first, second);
+            }
+        }
+    }
+}
