@@ -80,16 +80,24 @@
 //! | the same with another content-type and a body | 415 |
 //! | another verb on an RPC path | 405, `Allow: POST` |
 //! | `/{known service}/{unknown method}` | 404, code 5 |
+//! | a path and verb of a `google.api.http` rule | the REST call, answered as JSON |
 //! | anything else | passed through; a gRPC error answer becomes a JSON error |
 //!
 //! Errors are the proto3 JSON of `google.rpc.Status`:
 //! `{"code":5,"message":"...","details":[...]}`, with the HTTP status of
 //! [`http_status`].
 //!
+//! REST paths of `google.api.http` annotations are served too
+//! (`GET /v1/{name=shelves/*/books/*}`), with path variables, query
+//! parameters and the body filling the request message.
+//!
 //! # Limitations
 //! - Streaming methods are served over gRPC only; as JSON they answer 501.
-//! - REST paths from `google.api.http` are not routed yet.
 //! - JSON request bodies must not be compressed (`content-encoding`).
+//! - JSON deadlines (`grpc-timeout`, `connect-timeout-ms`) fire up to 1 ms
+//!   early, so that the layer, not tonic's outer timer, answers them.
+//! - The layer hands the inner service [`DualBody`] bodies: layers below it
+//!   must be generic over the body type (tonic's and axum's are).
 
 // Generated code names `::dual_protocol`; so does ours (google.rpc).
 #[allow(unused_extern_crates)]
