@@ -1,8 +1,8 @@
 //! The well-known types (`google.protobuf.*`) generated code uses:
-//! `pbjson-types`, with `Timestamp`, `FieldMask` and `Any` replaced by types
-//! whose JSON is the proto3 mapping's (pbjson-types 0.9 writes Timestamps
-//! with `+00:00` instead of `Z`, and has no special form for FieldMask or
-//! Any).
+//! `pbjson-types`, with `Timestamp`, `FieldMask`, `Any`, `DoubleValue` and
+//! `FloatValue` replaced by types whose JSON is the proto3 mapping's
+//! (pbjson-types 0.9 writes Timestamps with `+00:00` instead of `Z`, has no
+//! special form for FieldMask or Any, and prints a NaN wrapper as `null`).
 
 use std::fmt;
 
@@ -11,6 +11,8 @@ use serde::ser::Serializer;
 
 pub use crate::any::Any;
 pub use pbjson_types::*;
+
+use crate::__private::json::{F32, F64, Kind as _};
 
 /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range
 /// proto3 JSON allows.
@@ -194,6 +196,59 @@ impl<'de> serde::Deserialize<'de> for FieldMask {
     }
 }
 
+/// `google.protobuf.DoubleValue`: a bare JSON number, or `"NaN"`,
+/// `"Infinity"`, `"-Infinity"` (pbjson-types prints NaN as `null`).
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct DoubleValue {
+    /// The value.
+    #[prost(double, tag = "1")]
+    pub value: f64,
+}
+
+/// `google.protobuf.FloatValue`: as [`DoubleValue`], for `float`.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct FloatValue {
+    /// The value.
+    #[prost(float, tag = "1")]
+    pub value: f32,
+}
+
+macro_rules! float_wrapper {
+    ($wrapper:ident, $float:ty, $kind:ident, $name:literal) => {
+        impl prost::Name for $wrapper {
+            const NAME: &'static str = $name;
+            const PACKAGE: &'static str = "google.protobuf";
+        }
+
+        impl From<$float> for $wrapper {
+            fn from(value: $float) -> Self {
+                Self { value }
+            }
+        }
+
+        impl From<$wrapper> for $float {
+            fn from(wrapper: $wrapper) -> Self {
+                wrapper.value
+            }
+        }
+
+        impl serde::Serialize for $wrapper {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $kind::ser(&self.value, serializer)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $wrapper {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $kind::de(deserializer).map(|value| Self { value })
+            }
+        }
+    };
+}
+
+float_wrapper!(DoubleValue, f64, F64, "DoubleValue");
+float_wrapper!(FloatValue, f32, F32, "FloatValue");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +292,23 @@ mod tests {
             "{err}"
         );
         assert!(serde_json::from_str::<Timestamp>("12").is_err());
+    }
+
+    #[test]
+    fn float_wrappers_print_nan_and_infinity_as_strings() {
+        assert_eq!(json(&DoubleValue { value: f64::NAN }), r#""NaN""#);
+        assert_eq!(
+            json(&FloatValue {
+                value: f32::NEG_INFINITY
+            }),
+            r#""-Infinity""#
+        );
+        assert_eq!(json(&DoubleValue { value: 1.5 }), "1.5");
+        let back: DoubleValue = serde_json::from_str(r#""Infinity""#).unwrap();
+        assert_eq!(back.value, f64::INFINITY);
+        let back: FloatValue = serde_json::from_str("2.5").unwrap();
+        assert_eq!(back.value, 2.5);
+        assert!(serde_json::from_str::<DoubleValue>(r#""inf""#).is_err());
     }
 
     #[test]
