@@ -1,6 +1,7 @@
 //! The well-known types (`google.protobuf.*`) generated code uses:
-//! `pbjson-types`, with `Timestamp`, `FieldMask`, `Any`, `DoubleValue` and
-//! `FloatValue` replaced by types whose JSON is the proto3 mapping's
+//! `pbjson-types`, with `Timestamp`, `Duration` (range checked), `FieldMask`,
+//! `Any`, `DoubleValue` and `FloatValue` replaced by types whose JSON is the
+//! proto3 mapping's
 //! (pbjson-types 0.9 writes Timestamps with `+00:00` instead of `Z`, has no
 //! special form for FieldMask or Any, and prints a NaN wrapper as `null`).
 
@@ -196,6 +197,79 @@ impl<'de> serde::Deserialize<'de> for FieldMask {
     }
 }
 
+/// The range of `google.protobuf.Duration`: about +-10,000 years.
+const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
+
+/// `google.protobuf.Duration`: JSON `"1.000340012s"`, `"-0.5s"`; within
+/// +-315,576,000,000 s (pbjson-types' form, with the range checked both ways).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, prost::Message)]
+pub struct Duration {
+    /// Whole seconds.
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    /// Fractions of a second, with the sign of `seconds`.
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
+}
+
+impl prost::Name for Duration {
+    const NAME: &'static str = "Duration";
+    const PACKAGE: &'static str = "google.protobuf";
+}
+
+impl Duration {
+    fn check(self) -> Result<Self, String> {
+        if self.seconds.abs() > MAX_DURATION_SECONDS || self.nanos.abs() >= 1_000_000_000 {
+            return Err(format!(
+                "duration {}s {}ns is outside +-{MAX_DURATION_SECONDS}s",
+                self.seconds, self.nanos
+            ));
+        }
+        Ok(self)
+    }
+}
+
+impl From<pbjson_types::Duration> for Duration {
+    fn from(d: pbjson_types::Duration) -> Self {
+        Self {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        }
+    }
+}
+
+impl From<Duration> for pbjson_types::Duration {
+    fn from(d: Duration) -> Self {
+        Self {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        }
+    }
+}
+
+impl TryFrom<Duration> for std::time::Duration {
+    type Error = String;
+    fn try_from(d: Duration) -> Result<Self, String> {
+        pbjson_types::Duration::from(d)
+            .try_into()
+            .map_err(|e| format!("{e:?}"))
+    }
+}
+
+impl serde::Serialize for Duration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let checked = self.check().map_err(serde::ser::Error::custom)?;
+        pbjson_types::Duration::from(checked).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let parsed = Self::from(pbjson_types::Duration::deserialize(deserializer)?);
+        parsed.check().map_err(de::Error::custom)
+    }
+}
+
 /// `google.protobuf.DoubleValue`: a bare JSON number, or `"NaN"`,
 /// `"Infinity"`, `"-Infinity"` (pbjson-types prints NaN as `null`).
 #[derive(Clone, Copy, PartialEq, prost::Message)]
@@ -323,5 +397,25 @@ mod tests {
         assert_eq!(snake.paths, ["page_count"]);
         let empty: FieldMask = serde_json::from_str(r#""""#).unwrap();
         assert!(empty.paths.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::Duration;
+
+    #[test]
+    fn durations_keep_to_the_proto3_range() {
+        let ok: Duration = serde_json::from_str(r#""-315576000000s""#).unwrap();
+        assert_eq!(ok.seconds, -315_576_000_000);
+        let neg: Duration = serde_json::from_str(r#""-0.5s""#).unwrap();
+        assert_eq!((neg.seconds, neg.nanos), (0, -500_000_000));
+        assert_eq!(serde_json::to_string(&neg).unwrap(), r#""-0.500s""#);
+        assert!(serde_json::from_str::<Duration>(r#""315576000001s""#).is_err());
+        let too_long = Duration {
+            seconds: 315_576_000_001,
+            nanos: 0,
+        };
+        assert!(serde_json::to_string(&too_long).is_err());
     }
 }
