@@ -97,6 +97,7 @@ where
                 let prepared = unary::prepare_rest(request, route, bindings, shared);
                 self.json_call(prepared)
             }
+            // A REST path whose variable does not percent-decode: 400 naming it.
             RequestKind::RestBadPath(field, error) => {
                 let rejection = Rejection::Json(crate::transcode::json::JsonError {
                     field: field.join("."),
@@ -104,6 +105,7 @@ where
                 });
                 ResponseFuture::ready(rejection.into_response())
             }
+            // A REST path bound for other verbs only: 405 with `Allow`.
             RequestKind::RestNotAllowed(allow) => {
                 let rejection = Rejection::MethodNotAllowed(request.method().clone(), allow);
                 ResponseFuture::ready(rejection.into_response())
