@@ -1,5 +1,6 @@
 //! The body type the layer hands down (requests) and up (responses): the
-//! original body untouched, or bytes the layer produced.
+//! original body untouched, bytes the layer produced, or one of the
+//! transcoding adapters.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,9 +9,15 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::transcode::request::RequestStream;
+use crate::transcode::response::ResponseStream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 pin_project! {
-    /// Either the wrapped body, passed through as it is, or a complete body
-    /// produced by the layer (a framed gRPC request, a JSON answer).
+    /// The wrapped body, passed through as it is; a complete body produced
+    /// by the layer (a JSON answer); or a transcoding adapter (the gRPC
+    /// frames of a JSON request, the NDJSON or SSE of a gRPC answer).
     #[derive(Debug)]
     pub struct DualBody<B> {
         #[pin]
@@ -24,6 +31,8 @@ pin_project! {
     enum Kind<B> {
         Inner { #[pin] body: B },
         Full { data: Option<Bytes> },
+        Request { #[pin] stream: RequestStream<B> },
+        Response { stream: ResponseStream<B> },
     }
 }
 
@@ -52,6 +61,20 @@ impl<B> DualBody<B> {
     }
 }
 
+impl<B> DualBody<B> {
+    pub(crate) fn request(stream: RequestStream<B>) -> Self {
+        Self {
+            kind: Kind::Request { stream },
+        }
+    }
+
+    pub(crate) fn response(stream: ResponseStream<B>) -> Self {
+        Self {
+            kind: Kind::Response { stream },
+        }
+    }
+}
+
 impl<B> From<Bytes> for DualBody<B> {
     fn from(data: Bytes) -> Self {
         Self::full(data)
@@ -61,17 +84,20 @@ impl<B> From<Bytes> for DualBody<B> {
 impl<B> Body for DualBody<B>
 where
     B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
 {
     type Data = Bytes;
-    type Error = B::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.project().kind.project() {
-            KindProj::Inner { body } => body.poll_frame(cx),
+            KindProj::Inner { body } => body.poll_frame(cx).map_err(Into::into),
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Request { stream } => stream.poll_frame(cx),
+            KindProj::Response { stream } => stream.poll_body(cx),
         }
     }
 
@@ -79,6 +105,8 @@ where
         match &self.kind {
             Kind::Inner { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
+            Kind::Request { .. } => false,
+            Kind::Response { stream } => stream.is_end_stream(),
         }
     }
 
@@ -88,6 +116,7 @@ where
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
+            Kind::Request { .. } | Kind::Response { .. } => SizeHint::default(),
         }
     }
 }

@@ -1,51 +1,198 @@
-//! What kind of request this is: decided once, from the content-type and
-//! the path, before anything else is looked at.
+//! What the layer does with a request, decided once from its head (method,
+//! path, headers), before the body is touched: pass it through, answer it
+//! now, or transcode it following a [`Plan`].
 
-use http::{HeaderMap, Method, Request, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
 
-use crate::registry::{MethodDescriptor, Registry, Route, split_path};
-use crate::rest::query::DecodeError;
+use crate::config::ServerType;
+use crate::error::Rejection;
+use crate::layer::Shared;
+use crate::registry::{HttpRule, MethodDescriptor, MethodKind, split_path};
 use crate::rest::router::RouteMatch;
 
 /// The layer's decision for one request.
 #[derive(Debug)]
-pub(crate) enum RequestKind<'a> {
-    /// `application/grpc*` (gRPC, gRPC-Web): tonic's business.
-    Grpc,
-    /// An RPC path of a method the layer serves as JSON.
-    Json(&'a MethodDescriptor),
-    /// A REST route, with its path variables decoded.
-    Rest(&'a Route, Vec<(&'a [String], String)>),
-    /// A REST route whose path variable does not decode.
-    RestBadPath(&'a [String], DecodeError),
-    /// A REST path bound for other verbs only.
-    RestNotAllowed(Vec<Method>),
-    /// `/{known service}/{unknown method}`.
-    UnknownMethod,
-    /// Anything else: another route of the inner service.
-    Other,
+pub(crate) enum Decision<'a> {
+    /// Not the layer's to transcode: to the inner service unchanged. With
+    /// `watch`, a gRPC error answered to it (tonic's UNIMPLEMENTED for a
+    /// path it does not know) becomes a JSON error.
+    Passthrough { watch: bool },
+    /// Answered by the layer, without calling the inner service.
+    Reject(Rejection),
+    /// A call of a method the layer serves, transcoded.
+    Transcode(Plan<'a>),
 }
 
-pub(crate) fn classify<'a, B>(request: &Request<B>, registry: &'a Registry) -> RequestKind<'a> {
-    if is_grpc(request.headers()) {
-        return RequestKind::Grpc;
+/// How one transcoded call goes: which method (and REST binding), how the
+/// client sends its messages, how it wants the answer.
+#[derive(Debug)]
+pub(crate) struct Plan<'a> {
+    pub(crate) method: &'a MethodDescriptor,
+    /// The REST binding and its decoded path variables, for REST routes.
+    pub(crate) rest: Option<(HttpRule, Vec<(&'a [String], String)>)>,
+    pub(crate) wire: Wire,
+    pub(crate) respond: Respond,
+}
+
+/// How the client sends its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// One JSON body (`application/json`): one message (for streaming
+    /// methods, a stream of one; a blank body is no message at all).
+    Json,
+    /// `application/x-ndjson`: one message per line, read as they arrive.
+    Ndjson,
+    /// A WebSocket (HTTP/1.1 upgrade): one message per text frame.
+    WebSocket,
+}
+
+/// How the client gets its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Respond {
+    /// One JSON body; an error is the mapped HTTP status and a JSON status.
+    Json,
+    /// `application/x-ndjson`: one message per line, then an error line if
+    /// the call failed.
+    Ndjson,
+    /// `text/event-stream`: a `data:` event per message, then an `error`
+    /// event if the call failed.
+    Sse,
+    /// Text frames on the WebSocket, then a close frame with the status.
+    WebSocket,
+}
+
+pub(crate) const NDJSON: &str = "application/x-ndjson";
+pub(crate) const EVENT_STREAM: &str = "text/event-stream";
+
+pub(crate) fn classify<'a, B: http_body::Body>(
+    request: &Request<B>,
+    shared: &'a Shared,
+) -> Decision<'a> {
+    let headers = request.headers();
+    if is_grpc(headers) {
+        return match shared.server_type {
+            ServerType::Http => Decision::Reject(Rejection::GrpcDisabled),
+            ServerType::Dual | ServerType::Grpc => Decision::Passthrough { watch: false },
+        };
     }
+    let registry = &shared.registry;
     let path = request.uri().path();
-    if let Some(method) = registry.method(path) {
-        return RequestKind::Json(method);
+    let verb = request.method();
+    let target = if let Some(method) = registry.method(path) {
+        if is_websocket(request) {
+            Ok((method, None))
+        } else if verb != Method::POST {
+            Err(Rejection::MethodNotAllowed(verb.clone(), vec![Method::POST]))
+        } else {
+            Ok((method, None))
+        }
+    } else {
+        match registry.route(verb, path) {
+            RouteMatch::Found { value, bindings } => Ok((&value.method, Some((value.rule, bindings)))),
+            RouteMatch::BadBinding {
+                field_path, error, ..
+            } => Err(Rejection::BadPath(field_path.join("."), error)),
+            RouteMatch::MethodNotAllowed { allow } => {
+                Err(Rejection::MethodNotAllowed(verb.clone(), allow))
+            }
+            RouteMatch::NotFound => {
+                return match split_path(path) {
+                    Some((service, _)) if registry.has_service(service) => {
+                        json_only(shared, Rejection::UnknownMethod(path.to_owned()))
+                    }
+                    // An RPC path of a service with no table, called with JSON:
+                    // tonic would fail to decode it (500); say why now.
+                    Some((service, _)) if service.contains('.') && is_json_like(headers) => {
+                        json_only(shared, Rejection::NotServedAsJson(path.to_owned()))
+                    }
+                    _ => Decision::Passthrough { watch: true },
+                };
+            }
+        }
+    };
+    if shared.server_type == ServerType::Grpc {
+        return Decision::Reject(Rejection::JsonDisabled);
     }
-    match registry.route(request.method(), path) {
-        RouteMatch::Found { value, bindings } => return RequestKind::Rest(value, bindings),
-        RouteMatch::BadBinding {
-            field_path, error, ..
-        } => return RequestKind::RestBadPath(field_path, error),
-        RouteMatch::MethodNotAllowed { allow } => return RequestKind::RestNotAllowed(allow),
-        RouteMatch::NotFound => {}
+    let (method, rest) = match target {
+        Ok(target) => target,
+        Err(rejection) => return Decision::Reject(rejection),
+    };
+    match plan(request, method, shared.max_request_bytes) {
+        Ok((wire, respond)) => Decision::Transcode(Plan {
+            method,
+            rest,
+            wire,
+            respond,
+        }),
+        Err(rejection) => Decision::Reject(rejection),
     }
-    match split_path(path) {
-        Some((service, _)) if registry.has_service(service) => RequestKind::UnknownMethod,
-        _ => RequestKind::Other,
+}
+
+/// A rejection of a JSON request, or [`Rejection::JsonDisabled`] on a
+/// gRPC-only server.
+fn json_only(shared: &Shared, rejection: Rejection) -> Decision<'static> {
+    Decision::Reject(match shared.server_type {
+        ServerType::Grpc => Rejection::JsonDisabled,
+        ServerType::Dual | ServerType::Http => rejection,
+    })
+}
+
+/// The wire formats both ways, or why the request cannot be served.
+fn plan<B: http_body::Body>(
+    request: &Request<B>,
+    method: &MethodDescriptor,
+    max_request_bytes: usize,
+) -> Result<(Wire, Respond), Rejection> {
+    if is_websocket(request) {
+        return Ok((Wire::WebSocket, Respond::WebSocket));
     }
+    let headers = request.headers();
+    let streams_in = matches!(
+        method.kind,
+        MethodKind::ClientStreaming | MethodKind::BidiStreaming
+    );
+    let expected = if streams_in {
+        "application/x-ndjson or application/json"
+    } else {
+        "application/json"
+    };
+    let wire = match headers.get(header::CONTENT_TYPE) {
+        Some(value) if is_json(value) => Wire::Json,
+        Some(value) if streams_in && is_media_type(value, NDJSON) => Wire::Ndjson,
+        Some(value) => {
+            return Err(Rejection::UnsupportedMediaType(
+                Some(value.clone()),
+                expected,
+            ));
+        }
+        // No content-type and no body is a call with the empty message.
+        None if request.body().is_end_stream() || request.body().size_hint().exact() == Some(0) => {
+            Wire::Json
+        }
+        None => return Err(Rejection::UnsupportedMediaType(None, expected)),
+    };
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
+        && encoding != "identity"
+    {
+        return Err(Rejection::UnsupportedEncoding(encoding.clone()));
+    }
+    if wire == Wire::Json {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max_request_bytes as u64) {
+            return Err(Rejection::BodyTooLarge(max_request_bytes));
+        }
+    }
+    let respond = match method.kind {
+        MethodKind::ServerStreaming | MethodKind::BidiStreaming if accepts_sse(headers) => {
+            Respond::Sse
+        }
+        MethodKind::ServerStreaming | MethodKind::BidiStreaming => Respond::Ndjson,
+        _ => Respond::Json,
+    };
+    Ok((wire, respond))
 }
 
 /// Whether a content-type says gRPC (`application/grpc`, `+proto`, `-web`, ...).
@@ -56,7 +203,19 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 }
 
 /// Whether a content-type is `application/json`, parameters allowed.
-pub(crate) fn is_json(value: &http::HeaderValue) -> bool {
+pub(crate) fn is_json(value: &HeaderValue) -> bool {
+    is_media_type(value, "application/json")
+}
+
+fn is_json_like(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| is_json(v) || is_media_type(v, NDJSON))
+}
+
+/// Whether `value` is the media type `expected` (case-insensitive,
+/// parameters allowed).
+fn is_media_type(value: &HeaderValue, expected: &str) -> bool {
     let media_type = value
         .as_bytes()
         .split(|&b| b == b';')
@@ -64,13 +223,40 @@ pub(crate) fn is_json(value: &http::HeaderValue) -> bool {
         .unwrap_or_default();
     media_type
         .trim_ascii()
-        .eq_ignore_ascii_case(b"application/json")
+        .eq_ignore_ascii_case(expected.as_bytes())
+}
+
+/// Whether `Accept` names `text/event-stream`.
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|item| is_media_type_bytes(item, EVENT_STREAM))
+    })
+}
+
+fn is_media_type_bytes(item: &[u8], expected: &str) -> bool {
+    let media_type = item.split(|&b| b == b';').next().unwrap_or_default();
+    media_type
+        .trim_ascii()
+        .eq_ignore_ascii_case(expected.as_bytes())
+}
+
+/// An HTTP/1.1 WebSocket handshake: `GET`, `Upgrade: websocket`.
+pub(crate) fn is_websocket<B>(request: &Request<B>) -> bool {
+    request.method() == Method::GET
+        && request.version() == Version::HTTP_11
+        && request
+            .headers()
+            .get_all(header::UPGRADE)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn content_types() {
@@ -91,5 +277,18 @@ mod tests {
             HeaderValue::from_static("application/grpc-web+proto"),
         );
         assert!(is_grpc(&headers));
+    }
+
+    #[test]
+    fn accept_negotiates_sse() {
+        let mut headers = HeaderMap::new();
+        assert!(!accepts_sse(&headers));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, Text/Event-Stream;q=0.9"),
+        );
+        assert!(accepts_sse(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        assert!(!accepts_sse(&headers));
     }
 }

@@ -5,6 +5,8 @@
 //! type = "dual"            # "grpc" | "http" | "dual"
 //! listen = "127.0.0.1:50051"
 //! max_request_bytes = 4194304
+//! max_message_bytes = 4194304   # per streamed message, both ways
+//! sse_keep_alive_ms = 15000     # 0: no keep-alive comments
 //!
 //! [json]                   # proto3 JSON options, all false by default
 //! emit_unpopulated = false
@@ -59,6 +61,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `max_request_bytes`: the largest JSON request body read (default 4 MiB).
     pub max_request_bytes: usize,
+    /// `max_message_bytes`: the largest message of a stream (an NDJSON line,
+    /// a WebSocket message, a gRPC response message; default 4 MiB).
+    pub max_message_bytes: usize,
+    /// `sse_keep_alive_ms`: how long an SSE stream may stay silent before a
+    /// keep-alive comment is sent (default 15000; 0 turns it off).
+    pub sse_keep_alive_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +75,8 @@ impl Default for ServerConfig {
             server_type: ServerType::Dual,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_request_bytes: crate::layer::DEFAULT_MAX_REQUEST_BYTES,
+            max_message_bytes: crate::layer::DEFAULT_MAX_MESSAGE_BYTES,
+            sse_keep_alive_ms: crate::layer::DEFAULT_SSE_KEEP_ALIVE.as_millis() as u64,
         }
     }
 }

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::status::{GrpcStatus, code};
+use crate::__private::json::JsonOptions;
+use crate::status::{Code, Status, json_response};
 use crate::transcode::json::JsonError;
 
 /// Why a [`DualProtocolLayer`](crate::DualProtocolLayer) or a
@@ -56,66 +57,67 @@ impl std::error::Error for Error {
     }
 }
 
-/// Every way the layer itself turns a JSON request away. Each has a fixed
-/// HTTP status and gRPC code and a message a user can act on.
+/// Every way the layer itself turns a request away before the inner service
+/// sees it. Each has a fixed HTTP status and gRPC code and a message a user
+/// can act on; [`Rejection::status`] is its [`Status`].
 #[derive(Debug)]
 pub(crate) enum Rejection {
     /// A body that is not JSON for the method's input message.
     Json(JsonError),
+    /// A REST path variable that does not percent-decode.
+    BadPath(String, crate::rest::query::DecodeError),
     /// Content-length or body over `max_request_bytes`.
     BodyTooLarge(usize),
-    /// The body could not be read.
-    BodyRead(String),
-    /// A JSON route called with another content type.
-    UnsupportedMediaType(Option<HeaderValue>),
+    /// A request content type the method is not served with; what it takes.
+    UnsupportedMediaType(Option<HeaderValue>, &'static str),
     /// A compressed JSON body.
     UnsupportedEncoding(HeaderValue),
     /// A verb the path is not bound for; the verbs it is bound for.
     MethodNotAllowed(http::Method, Vec<http::Method>),
     /// `/{known service}/{unknown method}`.
     UnknownMethod(String),
-    /// A streaming method called as unary JSON.
-    Streaming(&'static str),
+    /// JSON to an RPC path of a service the layer has no table for.
+    NotServedAsJson(String),
     /// A `*-bin` header whose value is not base64.
     BadBinaryHeader(HeaderName),
     /// A `grpc-timeout` or `connect-timeout-ms` that does not parse.
     BadTimeout(&'static str, HeaderValue),
     /// A JSON request to a server configured as gRPC only.
     JsonDisabled,
+    /// A gRPC request to a server configured as HTTP only (answered in gRPC).
+    GrpcDisabled,
+    /// A WebSocket handshake the server cannot complete (no HTTP upgrades).
+    WebSocketUnsupported,
 }
 
 impl Rejection {
-    fn parts(&self) -> (StatusCode, i32, String) {
+    fn parts(&self) -> (StatusCode, Code, String) {
         match self {
-            Self::Json(e) => (
+            Self::Json(e) => (StatusCode::BAD_REQUEST, Code::InvalidArgument, e.to_string()),
+            Self::BadPath(field, e) => (
                 StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
-                e.to_string(),
+                Code::InvalidArgument,
+                format!("{field}: bad path segment: {e}"),
             ),
             Self::BodyTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                code::RESOURCE_EXHAUSTED,
+                Code::ResourceExhausted,
                 format!("request body is larger than the limit of {limit} bytes"),
             ),
-            Self::BodyRead(e) => (
-                StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
-                format!("failed to read the request body: {e}"),
-            ),
-            Self::UnsupportedMediaType(got) => (
+            Self::UnsupportedMediaType(got, expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 match got {
                     Some(got) => format!(
-                        "unsupported content-type {}: expected application/json (or application/grpc)",
+                        "unsupported content-type {}: expected {expected} (or application/grpc)",
                         String::from_utf8_lossy(got.as_bytes())
                     ),
-                    None => "missing content-type: expected application/json".to_owned(),
+                    None => format!("missing content-type: expected {expected}"),
                 },
             ),
             Self::UnsupportedEncoding(got) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 format!(
                     "unsupported content-encoding {}: send the JSON body uncompressed",
                     String::from_utf8_lossy(got.as_bytes())
@@ -123,7 +125,7 @@ impl Rejection {
             ),
             Self::MethodNotAllowed(method, allow) => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                code::UNIMPLEMENTED,
+                Code::Unimplemented,
                 format!(
                     "method {method} is not allowed here: use {}",
                     join(allow, " or ")
@@ -131,22 +133,26 @@ impl Rejection {
             ),
             Self::UnknownMethod(path) => (
                 StatusCode::NOT_FOUND,
-                code::NOT_FOUND,
+                Code::NotFound,
                 format!("unknown method: {path}"),
             ),
-            Self::Streaming(path) => (
-                StatusCode::NOT_IMPLEMENTED,
-                code::UNIMPLEMENTED,
-                format!("{path} is a streaming method; it is served over gRPC only"),
+            Self::NotServedAsJson(path) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Code::Unimplemented,
+                format!(
+                    "{path} is not served as JSON here (its service has no dual-protocol \
+                     table, or is not among the layer's services): call it by gRPC \
+                     (content-type application/grpc)"
+                ),
             ),
             Self::BadBinaryHeader(name) => (
                 StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 format!("header {name}: a -bin header must be base64"),
             ),
             Self::BadTimeout(name, value) => (
                 StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 format!(
                     "header {name}: invalid timeout {:?}",
                     String::from_utf8_lossy(value.as_bytes())
@@ -154,25 +160,61 @@ impl Rejection {
             ),
             Self::JsonDisabled => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code::INVALID_ARGUMENT,
+                Code::InvalidArgument,
                 "this server serves gRPC only: send content-type application/grpc".to_owned(),
+            ),
+            Self::WebSocketUnsupported => (
+                StatusCode::NOT_IMPLEMENTED,
+                Code::Unimplemented,
+                "WebSocket needs a server with HTTP/1.1 upgrades (axum::serve, or hyper-util's \
+                 auto builder with upgrades); tonic's Server has none: send the messages as \
+                 NDJSON instead"
+                    .to_owned(),
+            ),
+            Self::GrpcDisabled => (
+                StatusCode::OK,
+                Code::Unimplemented,
+                "gRPC is disabled on this server (server type http)".to_owned(),
             ),
         }
     }
 
-    /// The JSON error response.
-    pub(crate) fn into_response<B>(self) -> Response<B>
-    where
-        B: From<Bytes>,
-    {
-        let (http, code, message) = self.parts();
-        let mut status = GrpcStatus::new(code, message);
-        if let Self::Json(e) = &self
+    /// The HTTP status of the error answer.
+    pub(crate) fn http_status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The rejection as a status (with a `BadRequest` detail naming the
+    /// field, for JSON errors).
+    pub(crate) fn status(&self) -> Status {
+        let (_, code, message) = self.parts();
+        let mut status = Status::new(code, message);
+        if let Self::Json(e) = self
             && !e.field.is_empty()
         {
             status.details.push(bad_request(&e.field, &e.message));
         }
-        let mut response = json_response(http, status.to_json());
+        status
+    }
+
+    /// The error response: JSON (the status with `options`), except for
+    /// [`Rejection::GrpcDisabled`], which is a trailers-only gRPC answer.
+    pub(crate) fn into_response<B>(self, options: JsonOptions) -> Response<B>
+    where
+        B: From<Bytes>,
+    {
+        let (http, _, _) = self.parts();
+        let status = self.status();
+        if let Self::GrpcDisabled = self {
+            let mut response = Response::new(B::from(Bytes::new()));
+            *response.headers_mut() = status.to_trailers();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            return response;
+        }
+        let mut response = json_response(http, status.to_json(options));
         if let Self::MethodNotAllowed(_, allow) = &self
             && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
         {
@@ -191,7 +233,7 @@ fn join(methods: &[http::Method], separator: &str) -> String {
 }
 
 /// A `google.rpc.BadRequest` detail with one field violation.
-fn bad_request(field: &str, description: &str) -> crate::types::Any {
+pub(crate) fn bad_request(field: &str, description: &str) -> crate::types::Any {
     use prost::Message as _;
     let detail = crate::rpc::BadRequest {
         field_violations: vec![crate::rpc::bad_request::FieldViolation {
@@ -204,15 +246,4 @@ fn bad_request(field: &str, description: &str) -> crate::types::Any {
         type_url: "type.googleapis.com/google.rpc.BadRequest".to_owned(),
         value: detail.encode_to_vec().into(),
     }
-}
-
-/// A response with a JSON body.
-pub(crate) fn json_response<B: From<Bytes>>(status: StatusCode, body: Bytes) -> Response<B> {
-    let mut response = Response::new(B::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }

@@ -5,60 +5,79 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use http::Response;
+use http_body::Body;
 use pin_project_lite::pin_project;
 
+use crate::__private::json::JsonOptions;
 use crate::body::DualBody;
-use crate::error::json_response;
 use crate::registry::split_path;
-use crate::status::{GrpcStatus, code, http_status};
+use crate::status::{Code, Status};
+use crate::transcode::response::{Answer, Opening, Start};
 
-type JsonCall<ResBody, E> =
-    Pin<Box<dyn Future<Output = Result<Response<DualBody<ResBody>>, E>> + Send>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pin_project! {
     /// The response future of [`DualProtocolService`](crate::DualProtocolService).
-    pub struct ResponseFuture<F, ResBody, E> {
+    pub struct ResponseFuture<F, ResBody> {
         #[pin]
-        kind: Kind<F, ResBody, E>,
+        kind: Kind<F, ResBody>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, ResBody, E> {
+    enum Kind<F, ResBody> {
         // The inner service's answer, unchanged.
         Passthrough { #[pin] future: F },
         // The inner service's answer to a request that is not gRPC: a gRPC
         // error status in it becomes a JSON error.
-        Watch { #[pin] future: F, method: http::Method, uri: http::Uri },
-        // A transcoded call (boxed: it reads the body, calls, reads the answer).
-        Json { future: JsonCall<ResBody, E> },
+        Watch {
+            #[pin] future: F,
+            method: http::Method,
+            uri: http::Uri,
+            options: JsonOptions,
+        },
+        // A transcoded call, waiting for the inner service's response head.
+        Call { #[pin] future: F, answer: Option<Answer> },
+        // A transcoded call, reading the gRPC answer until its head can be
+        // sent (the whole message for JSON, the first for a stream).
+        Open { opening: Opening<ResBody> },
         // Answered by the layer without calling the inner service.
         Ready { response: Option<Response<DualBody<ResBody>>> },
     }
 }
 
-impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
+impl<F, ResBody> ResponseFuture<F, ResBody> {
     pub(crate) fn passthrough(future: F) -> Self {
         Self {
             kind: Kind::Passthrough { future },
         }
     }
 
-    pub(crate) fn watch(future: F, method: http::Method, uri: http::Uri) -> Self {
+    pub(crate) fn watch(
+        future: F,
+        method: http::Method,
+        uri: http::Uri,
+        options: JsonOptions,
+    ) -> Self {
         Self {
             kind: Kind::Watch {
                 future,
                 method,
                 uri,
+                options,
             },
         }
     }
 
-    pub(crate) fn json(future: JsonCall<ResBody, E>) -> Self {
+    pub(crate) fn call(future: F, answer: Answer) -> Self {
         Self {
-            kind: Kind::Json { future },
+            kind: Kind::Call {
+                future,
+                answer: Some(answer),
+            },
         }
     }
 
@@ -71,50 +90,90 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+impl<F, ResBody, E> Future for ResponseFuture<F, ResBody>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
 {
     type Output = Result<Response<DualBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Passthrough { future } => {
-                Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(DualBody::new)))
-            }
-            KindProj::Watch {
-                future,
-                method,
-                uri,
-            } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(match GrpcStatus::from_headers(response.headers()) {
-                    Some(mut status) if status.code != 0 => {
-                        // tonic's router answers every path it does not know
-                        // with a bare UNIMPLEMENTED: for a path that is not an
-                        // RPC path, that is an HTTP 404.
-                        if status.message.is_empty() && status.code == code::UNIMPLEMENTED {
-                            if split_path(uri.path()).is_some_and(|(s, _)| s.contains('.')) {
-                                status.message = format!("no service or method at {}", uri.path());
-                            } else {
-                                status.code = code::NOT_FOUND;
-                                status.message = format!("no route for {} {}", method, uri.path());
-                            }
+        let mut kind = self.project().kind;
+        loop {
+            let opening = match kind.as_mut().project() {
+                KindProj::Passthrough { future } => {
+                    return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(DualBody::new)));
+                }
+                KindProj::Watch {
+                    future,
+                    method,
+                    uri,
+                    options,
+                } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(watched(response, method, uri, *options)));
+                }
+                KindProj::Call { future, answer } => {
+                    let response = match future.poll(cx) {
+                        Poll::Ready(response) => response?,
+                        Poll::Pending => {
+                            let answer = answer.as_mut().expect("polled after completion");
+                            ready!(answer.poll_deadline(cx));
+                            // The deadline passed first: the inner call is
+                            // dropped (cancelled) with this arm.
+                            let response = answer.deadline_exceeded();
+                            kind.set(Kind::Ready { response: None });
+                            return Poll::Ready(Ok(response));
                         }
-                        json_response(http_status(status.code), status.to_json())
+                    };
+                    let answer = answer.take().expect("polled after completion");
+                    match answer.start(response) {
+                        Start::Done(response) => return Poll::Ready(Ok(response)),
+                        Start::Stream(opening) => opening,
                     }
-                    _ => response.map(DualBody::new),
-                }))
-            }
-            KindProj::Json { future } => future.as_mut().poll(cx),
-            KindProj::Ready { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
+                }
+                KindProj::Open { opening } => {
+                    return opening.poll_response(cx).map(Ok);
+                }
+                KindProj::Ready { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+            };
+            kind.set(Kind::Open { opening });
         }
     }
 }
 
-impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
+/// A gRPC error answered to a request that was not gRPC, as a JSON error.
+fn watched<B>(
+    response: Response<B>,
+    method: &http::Method,
+    uri: &http::Uri,
+    options: JsonOptions,
+) -> Response<DualBody<B>> {
+    match Status::from_headers(response.headers()) {
+        Some(mut status) if status.code != Code::Ok => {
+            // tonic's router answers every path it does not know with a
+            // bare UNIMPLEMENTED: for a path that is not an RPC path, that
+            // is an HTTP 404.
+            if status.message.is_empty() && status.code == Code::Unimplemented {
+                if split_path(uri.path()).is_some_and(|(s, _)| s.contains('.')) {
+                    status.message = format!("no service or method at {}", uri.path());
+                } else {
+                    status.code = Code::NotFound;
+                    status.message = format!("no route for {} {}", method, uri.path());
+                }
+            }
+            status.to_response(options)
+        }
+        _ => response.map(DualBody::new),
+    }
+}
+
+impl<F, ResBody> fmt::Debug for ResponseFuture<F, ResBody> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -1,6 +1,7 @@
 //! [`DualProtocolLayer`]: options, checked once when the layer is built.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_layer::Layer;
 
@@ -13,12 +14,20 @@ use crate::service::DualProtocolService;
 /// The default for [`Builder::max_request_bytes`]: 4 MiB.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// The default for [`Builder::max_message_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default for [`Builder::sse_keep_alive`]: 15 s.
+pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// What every service made by one layer shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) server_type: ServerType,
     pub(crate) max_request_bytes: usize,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) sse_keep_alive: Option<Duration>,
     pub(crate) json: JsonOptions,
 }
 
@@ -57,6 +66,11 @@ impl DualProtocolLayer {
         Builder::new()
             .server_type(config.server.server_type)
             .max_request_bytes(config.server.max_request_bytes)
+            .max_message_bytes(config.server.max_message_bytes)
+            .sse_keep_alive(
+                Some(Duration::from_millis(config.server.sse_keep_alive_ms))
+                    .filter(|d| !d.is_zero()),
+            )
             .json_options(config.json)
             .build()
     }
@@ -92,6 +106,8 @@ pub struct Builder {
     only: Option<Vec<String>>,
     server_type: ServerType,
     max_request_bytes: usize,
+    max_message_bytes: usize,
+    sse_keep_alive: Option<Duration>,
     json: JsonOptions,
 }
 
@@ -103,6 +119,8 @@ impl Builder {
             only: None,
             server_type: ServerType::Dual,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
             json: JsonOptions::default(),
         }
     }
@@ -147,6 +165,23 @@ impl Builder {
         self
     }
 
+    /// The largest single message of a stream: an NDJSON request line, a
+    /// WebSocket message, a gRPC response message read for a JSON client
+    /// (default 4 MiB). A larger one ends the call with
+    /// `RESOURCE_EXHAUSTED`, naming the limit.
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.max_message_bytes = limit;
+        self
+    }
+
+    /// How long a server stream answered as SSE may stay silent before a
+    /// keep-alive comment (`: keep-alive`) is sent; `None` sends none
+    /// (default 15 s).
+    pub fn sse_keep_alive(mut self, every: Option<Duration>) -> Self {
+        self.sse_keep_alive = every;
+        self
+    }
+
     /// The proto3 JSON options (default: all off: JSON names, enum names,
     /// defaults omitted, unknown fields rejected).
     pub fn json_options(mut self, options: JsonOptions) -> Self {
@@ -158,6 +193,9 @@ impl Builder {
     pub fn build(self) -> Result<DualProtocolLayer, Error> {
         if self.max_request_bytes == 0 {
             return Err(Error::new("max_request_bytes must be greater than 0"));
+        }
+        if self.max_message_bytes == 0 {
+            return Err(Error::new("max_message_bytes must be greater than 0"));
         }
         let mut packages = self.packages.clone();
         if self.discover {
@@ -191,6 +229,8 @@ impl Builder {
                 registry,
                 server_type: self.server_type,
                 max_request_bytes: self.max_request_bytes,
+                max_message_bytes: self.max_message_bytes,
+                sse_keep_alive: self.sse_keep_alive,
                 json: self.json,
             }),
         })

@@ -127,13 +127,16 @@ pub use body::DualBody;
 pub use config::{Config, ServerConfig, ServerType};
 pub use error::Error;
 pub use future::ResponseFuture;
-pub use layer::{Builder, DEFAULT_MAX_REQUEST_BYTES, DualProtocolLayer};
+pub use layer::{
+    Builder, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
+    DualProtocolLayer,
+};
 pub use registry::{
     FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,
     ServiceDescriptor,
 };
 pub use service::DualProtocolService;
-pub use status::http_status;
+pub use status::{Code, http_status};
 
 /// Brings in the code `dual-protocol-build` generated for one proto package:
 /// messages, tonic server and client, proto3 JSON and the method table.

@@ -127,25 +127,57 @@ fn encode_timeout(timeout: Duration) -> HeaderValue {
         .expect("digits and a letter are a valid header")
 }
 
-/// Turns the metadata of a gRPC response into HTTP headers, in place:
-/// `grpc-*` internals go, trailers are added with a `trailer-` prefix (the
-/// Connect protocol's convention for unary calls).
-pub(crate) fn response_to_http(headers: &mut HeaderMap, trailers: Option<&HeaderMap>) {
+/// Whether a name describes an HTTP connection or the body's framing: such
+/// names never go from a handler's metadata to an HTTP answer (a
+/// `transfer-encoding` there would break the HTTP/1.1 framing).
+fn is_connection_level(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "content-length"
+            | "content-encoding"
+            | "content-type"
+    )
+}
+
+/// Removes `grpc-*` internals and connection-level names from response
+/// metadata, in place.
+pub(crate) fn strip_grpc(headers: &mut HeaderMap) {
     let internal: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with("grpc-"))
+        .filter(|name| name.as_str().starts_with("grpc-") || is_connection_level(name))
         .cloned()
         .collect();
     for name in &internal {
         headers.remove(name);
     }
-    headers.remove(header::CONTENT_LENGTH);
+}
+
+/// Turns the metadata of a gRPC response into HTTP headers, in place:
+/// `grpc-*` internals and connection-level names go, the content-type is
+/// JSON; `trailers` are added with a `trailer-` prefix (the Connect
+/// protocol's convention for unary calls).
+pub(crate) fn response_to_http(headers: &mut HeaderMap, trailers: Option<&HeaderMap>) {
+    strip_grpc(headers);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    for (name, value) in trailers.into_iter().flatten() {
-        if name.as_str().starts_with("grpc-") {
+    if let Some(trailers) = trailers {
+        trailers_to_headers(headers, trailers);
+    }
+}
+
+/// Adds `trailers` (already stripped) as `trailer-` headers.
+pub(crate) fn trailers_to_headers(headers: &mut HeaderMap, trailers: &HeaderMap) {
+    for (name, value) in trailers {
+        if name.as_str().starts_with("grpc-") || is_connection_level(name) {
             continue;
         }
         if let Ok(name) = HeaderName::try_from(format!("trailer-{name}")) {
@@ -202,6 +234,27 @@ mod tests {
             ]
         );
         assert_eq!(headers["content-type"], "application/grpc");
+    }
+
+    #[test]
+    fn connection_level_names_never_reach_http() {
+        let mut headers = HeaderMap::new();
+        for (k, v) in [
+            ("transfer-encoding", "gzip"),
+            ("connection", "close"),
+            ("upgrade", "h2c"),
+            ("keep-alive", "5"),
+            ("content-length", "3"),
+            ("grpc-status", "0"),
+            ("x-kept", "1"),
+        ] {
+            headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let trailers = headers.clone();
+        response_to_http(&mut headers, Some(&trailers));
+        let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-type", "trailer-x-kept", "x-kept"]);
     }
 
     #[test]

@@ -51,12 +51,14 @@ pub const fn http(
     template: &'static str,
     body: &'static str,
     response_body: &'static str,
+    response_body_proto: &'static str,
 ) -> HttpRule {
     HttpRule {
         verb,
         template,
         body,
         response_body,
+        response_body_proto,
     }
 }
 use crate::transcode::json::{json_to_proto, proto_to_json, value_to_proto};

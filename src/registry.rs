@@ -76,6 +76,8 @@ pub struct HttpRule {
     pub(crate) body: &'static str,
     /// `""` or the JSON name of the response field sent as the body.
     pub(crate) response_body: &'static str,
+    /// The same field's proto name.
+    pub(crate) response_body_proto: &'static str,
 }
 
 impl HttpRule {

@@ -1,22 +1,36 @@
-//! [`DualProtocolService`]: classify each request once, then one `match`.
+//! [`DualProtocolService`]: classify each request once, then pass it
+//! through, answer it now, or transcode it.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Request, Response, header};
+use bytes::{Bytes, BytesMut};
+use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use tower_service::Service;
 
+use crate::__private::json::with_options;
 use crate::body::DualBody;
-use crate::classify::{RequestKind, classify};
-use crate::config::ServerType;
+use crate::classify::{Decision, Plan, Wire, classify};
 use crate::error::Rejection;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
-use crate::transcode::unary;
+use crate::metadata;
+use crate::registry::{HttpRule, MethodDescriptor, MethodKind};
+use crate::rest;
+use crate::transcode::Failure;
+use crate::transcode::request::{BodyRule, Encoder, RequestStream, Source};
+use crate::transcode::response::{Answer, Renderer};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The layer answers a deadline this much before the client's, so that its
+/// answer, not the gRPC one of an outer timer on the same deadline (tonic's
+/// server applies `grpc-timeout` outside every layer), reaches the client.
+/// The layer's timer starts in `call`, when tonic's has just started, so a
+/// lead of one timer tick (1 ms) is enough.
+const DEADLINE_LEAD: Duration = Duration::from_millis(1);
 
 /// The service made by [`DualProtocolLayer`](crate::DualProtocolLayer).
 #[derive(Debug, Clone)]
@@ -58,120 +72,144 @@ where
 {
     type Response = Response<DualBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let shared = &self.shared;
-        match classify(&request, &shared.registry) {
-            // gRPC on a server that serves HTTP/JSON only: a trailers-only answer.
-            RequestKind::Grpc if shared.server_type == ServerType::Http => {
-                ResponseFuture::ready(grpc_unimplemented())
-            }
-            // gRPC and gRPC-Web are tonic's: not buffered, copied or re-encoded.
-            RequestKind::Grpc => {
+        let shared = self.shared.clone();
+        match classify(&request, &shared) {
+            // gRPC is tonic's: not buffered, copied or re-encoded.
+            Decision::Passthrough { watch: false } => {
                 ResponseFuture::passthrough(self.inner.call(request.map(DualBody::new)))
-            }
-            // JSON on a gRPC-only server.
-            RequestKind::Json(_)
-            | RequestKind::Rest(..)
-            | RequestKind::RestBadPath(..)
-            | RequestKind::RestNotAllowed(_)
-            | RequestKind::UnknownMethod
-                if shared.server_type == ServerType::Grpc =>
-            {
-                ResponseFuture::ready(Rejection::JsonDisabled.into_response())
-            }
-            // A method of ours: check what needs no body now, then read the
-            // body and call.
-            RequestKind::Json(method) => {
-                let prepared = unary::prepare(request, method, shared);
-                self.json_call(prepared)
-            }
-            // A REST route: the same, with path variables and query
-            // parameters turned into fields first.
-            RequestKind::Rest(route, bindings) => {
-                let prepared = unary::prepare_rest(request, route, bindings, shared);
-                self.json_call(prepared)
-            }
-            // A REST path whose variable does not percent-decode: 400 naming it.
-            RequestKind::RestBadPath(field, error) => {
-                let rejection = Rejection::Json(crate::transcode::json::JsonError {
-                    field: field.join("."),
-                    message: format!("bad path segment: {error}"),
-                });
-                ResponseFuture::ready(rejection.into_response())
-            }
-            // A REST path bound for other verbs only: 405 with `Allow`.
-            RequestKind::RestNotAllowed(allow) => {
-                let rejection = Rejection::MethodNotAllowed(request.method().clone(), allow);
-                ResponseFuture::ready(rejection.into_response())
-            }
-            // A known service but no such method: say so here rather than let
-            // the inner router answer gRPC's UNIMPLEMENTED to a JSON client.
-            RequestKind::UnknownMethod => {
-                let path = request.uri().path().to_owned();
-                ResponseFuture::ready(Rejection::UnknownMethod(path).into_response())
             }
             // Not ours: passed on unchanged; a gRPC error answered to it
             // (tonic's UNIMPLEMENTED for unknown paths) becomes a JSON error.
-            RequestKind::Other => {
+            Decision::Passthrough { watch: true } => {
                 let (method, uri) = (request.method().clone(), request.uri().clone());
-                ResponseFuture::watch(self.inner.call(request.map(DualBody::new)), method, uri)
+                let future = self.inner.call(request.map(DualBody::new));
+                ResponseFuture::watch(future, method, uri, shared.json)
             }
+            Decision::Reject(rejection) => {
+                ResponseFuture::ready(rejection.into_response(shared.json))
+            }
+            Decision::Transcode(plan) => match self.transcode(request, plan, &shared) {
+                Ok(future) => future,
+                Err(rejection) => ResponseFuture::ready(rejection.into_response(shared.json)),
+            },
         }
     }
 }
 
 impl<S> DualProtocolService<S> {
-    /// Starts a prepared JSON call, or answers its rejection. The ready
-    /// service goes with the call; a clone stays, to be made ready for the
-    /// next request.
-    fn json_call<B, ResBody>(
+    /// Starts a transcoded call: the request becomes a gRPC request whose
+    /// body is the request adapter, sent down now (interceptors and auth
+    /// run before the body is read); the response future reads the answer.
+    fn transcode<B, ResBody>(
         &mut self,
-        prepared: Result<unary::Prepared<B>, Rejection>,
-    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+        request: Request<B>,
+        plan: Plan<'_>,
+        shared: &Shared,
+    ) -> Result<ResponseFuture<S::Future, ResBody>, Rejection>
     where
-        S: Service<Request<DualBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-        ResBody: Body<Data = Bytes> + Send + 'static,
-        ResBody::Error: Into<BoxError>,
+        S: Service<Request<DualBody<B>>, Response = Response<ResBody>>,
+        B: Body<Data = Bytes>,
     {
-        match prepared {
-            Ok(prepared) => {
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::json(Box::pin(unary::call(ready, prepared)))
-            }
-            Err(rejection) => ResponseFuture::ready(rejection.into_response()),
+        let method: MethodDescriptor = *plan.method;
+        let (mut parts, body) = request.into_parts();
+        let deadline = metadata::request_to_grpc(&mut parts.headers)?;
+        let (body_rule, suffix, select) = match plan.rest {
+            None => (BodyRule::All, Bytes::new(), None),
+            Some((rule, bindings)) => rest_parts(&method, rule, bindings, parts.uri.query(), shared)?,
+        };
+        if plan.wire == Wire::WebSocket {
+            return Err(Rejection::WebSocketUnsupported);
         }
+        parts.method = Method::POST;
+        parts.uri = Uri::from_static(method.path);
+        parts.version = Version::HTTP_2;
+        let failure = Failure::default();
+        let streams_in = matches!(
+            method.kind,
+            MethodKind::ClientStreaming | MethodKind::BidiStreaming
+        );
+        let limit = match plan.wire {
+            Wire::Json => shared.max_request_bytes,
+            Wire::Ndjson | Wire::WebSocket => shared.max_message_bytes,
+        };
+        let encoder = Encoder {
+            codec: method.request,
+            options: shared.json,
+            body: body_rule,
+            suffix,
+        };
+        let stream = RequestStream::new(
+            Source::Body { body },
+            encoder,
+            plan.wire,
+            limit,
+            streams_in,
+            failure.clone(),
+        );
+        let answer = Answer {
+            respond: plan.respond,
+            renderer: Renderer {
+                codec: method.response,
+                options: shared.json,
+                select,
+            },
+            deadline: deadline.map(|timeout| {
+                let sleep = tokio::time::sleep(timeout.saturating_sub(DEADLINE_LEAD));
+                (timeout, Box::pin(sleep))
+            }),
+            keep_alive: shared.sse_keep_alive,
+            failure,
+            limit: shared.max_message_bytes,
+        };
+        let request = Request::from_parts(parts, DualBody::request(stream));
+        Ok(ResponseFuture::call(self.inner.call(request), answer))
     }
+}
+
+/// What a REST binding adds: where the body goes, the protobuf of the path
+/// variables and query parameters, and the `response_body` field.
+#[allow(clippy::type_complexity)]
+fn rest_parts(
+    method: &MethodDescriptor,
+    rule: HttpRule,
+    bindings: Vec<(&[String], String)>,
+    query: Option<&str>,
+    shared: &Shared,
+) -> Result<(BodyRule, Bytes, Option<(&'static str, &'static str)>), Rejection> {
+    let body = match rule.body {
+        "*" => BodyRule::All,
+        "" => BodyRule::None,
+        field => BodyRule::Field(field),
+    };
+    let overlay = rest::request::overlay(
+        &shared.registry,
+        method.input,
+        bindings,
+        query,
+        body == BodyRule::All,
+        shared.json.ignore_unknown_fields,
+    )
+    .map_err(Rejection::Json)?;
+    let suffix = if overlay.is_empty() {
+        Bytes::new()
+    } else {
+        let json = serde_json::to_vec(&overlay).expect("a JSON object serializes");
+        let mut buf = BytesMut::new();
+        with_options(shared.json, || (method.request)(&json, &mut buf)).map_err(Rejection::Json)?;
+        buf.freeze()
+    };
+    let select = (!rule.response_body.is_empty())
+        .then_some((rule.response_body, rule.response_body_proto));
+    Ok((body, suffix, select))
 }
 
 impl<S: tonic::server::NamedService> tonic::server::NamedService for DualProtocolService<S> {
     const NAME: &'static str = S::NAME;
-}
-
-/// The answer to gRPC on an HTTP-only server.
-fn grpc_unimplemented<B>() -> Response<DualBody<B>> {
-    let mut response = Response::new(DualBody::empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert("grpc-status", HeaderValue::from_static("12"));
-    headers.insert(
-        "grpc-message",
-        HeaderValue::from_static(
-            "gRPC%20is%20disabled%20on%20this%20server%20(server%20type%20http)",
-        ),
-    );
-    response
 }

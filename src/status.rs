@@ -1,59 +1,170 @@
-//! gRPC status <-> HTTP status, and the `google.rpc.Status` JSON error body.
-//! Reading a status never fails: a malformed trailer becomes `UNKNOWN` or
-//! loses its details, it never panics.
+//! gRPC statuses: the [`Code`] enum with its HTTP mapping, and [`Status`],
+//! which renders itself in every form the layer answers in (JSON error body,
+//! NDJSON error line, SSE `error` event, WebSocket close frame, HTTP/2
+//! trailers). Reading a status never fails: a malformed trailer becomes
+//! `UNKNOWN` or loses its details, it never panics.
+
+use std::fmt;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, StatusCode};
-use percent_encoding::percent_decode;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 use prost::Message as _;
 
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
-const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+use crate::__private::json::{JsonOptions, with_options};
 
-/// gRPC codes by name, as in `google.rpc.Code`.
-pub(crate) mod code {
-    pub(crate) const OK: i32 = 0;
-    pub(crate) const UNKNOWN: i32 = 2;
-    pub(crate) const INVALID_ARGUMENT: i32 = 3;
-    pub(crate) const DEADLINE_EXCEEDED: i32 = 4;
-    pub(crate) const NOT_FOUND: i32 = 5;
-    pub(crate) const RESOURCE_EXHAUSTED: i32 = 8;
-    pub(crate) const UNIMPLEMENTED: i32 = 12;
-    pub(crate) const INTERNAL: i32 = 13;
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+pub(crate) const GRPC_STATUS_DETAILS: HeaderName =
+    HeaderName::from_static("grpc-status-details-bin");
+
+/// A gRPC status code, as in `google.rpc.Code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// Not an error.
+    Ok = 0,
+    /// The call was cancelled, typically by the caller.
+    Cancelled = 1,
+    /// An unknown error (also: a code outside this table).
+    Unknown = 2,
+    /// The client sent an invalid argument.
+    InvalidArgument = 3,
+    /// The deadline passed before the call completed.
+    DeadlineExceeded = 4,
+    /// Something requested was not found.
+    NotFound = 5,
+    /// Something the client tried to create already exists.
+    AlreadyExists = 6,
+    /// The caller may not do this.
+    PermissionDenied = 7,
+    /// A resource or a limit ran out.
+    ResourceExhausted = 8,
+    /// The system is not in the state the operation needs.
+    FailedPrecondition = 9,
+    /// The operation was aborted (a concurrency conflict).
+    Aborted = 10,
+    /// Past the valid range.
+    OutOfRange = 11,
+    /// Not implemented or not served here.
+    Unimplemented = 12,
+    /// An invariant broke.
+    Internal = 13,
+    /// The service is unavailable; retrying may help.
+    Unavailable = 14,
+    /// Unrecoverable data loss.
+    DataLoss = 15,
+    /// No valid credentials.
+    Unauthenticated = 16,
 }
 
-/// The HTTP status for a gRPC code (the table of grpc-gateway and Google's
-/// API design guide; unknown codes are 500).
-pub fn http_status(code: i32) -> StatusCode {
-    match code {
-        0 => StatusCode::OK,
-        1 => StatusCode::from_u16(499).expect("499 is a valid status code"),
-        3 | 9 | 11 => StatusCode::BAD_REQUEST,
-        4 => StatusCode::GATEWAY_TIMEOUT,
-        5 => StatusCode::NOT_FOUND,
-        6 | 10 => StatusCode::CONFLICT,
-        7 => StatusCode::FORBIDDEN,
-        8 => StatusCode::TOO_MANY_REQUESTS,
-        12 => StatusCode::NOT_IMPLEMENTED,
-        14 => StatusCode::SERVICE_UNAVAILABLE,
-        16 => StatusCode::UNAUTHORIZED,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+impl Code {
+    const ALL: [Code; 17] = [
+        Code::Ok,
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+        Code::Unauthenticated,
+    ];
+
+    /// The code for a number; numbers outside the table are [`Code::Unknown`],
+    /// as the gRPC specification asks.
+    pub fn from_i32(code: i32) -> Self {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+            .unwrap_or(Code::Unknown)
+    }
+
+    /// The number on the wire.
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+
+    /// The canonical name, e.g. `INVALID_ARGUMENT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The HTTP status a JSON client gets for this code (the table of
+    /// grpc-gateway and Google's API design guide).
+    pub fn http_status(self) -> StatusCode {
+        match self {
+            Code::Ok => StatusCode::OK,
+            Code::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status code"),
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 }
 
-/// A status read from `grpc-status`, `grpc-message` and
-/// `grpc-status-details-bin`.
-#[derive(Debug, Clone)]
-pub(crate) struct GrpcStatus {
-    pub(crate) code: i32,
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The HTTP status for a gRPC code number (see [`Code::http_status`];
+/// unknown numbers are 500).
+pub fn http_status(code: i32) -> StatusCode {
+    Code::from_i32(code).http_status()
+}
+
+/// `grpc-message` escaping: everything outside printable ASCII, and `%`.
+const GRPC_MESSAGE_SET: &AsciiSet = &CONTROLS.add(b'%');
+
+/// A status: read from a gRPC answer, or made by the layer (a rejection,
+/// a deadline, a bad stream message), and rendered for the client.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Status {
+    pub(crate) code: Code,
     pub(crate) message: String,
     pub(crate) details: Vec<crate::types::Any>,
 }
 
-impl GrpcStatus {
-    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
+impl Status {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -67,7 +178,7 @@ impl GrpcStatus {
         let code = raw.to_str().ok().and_then(|s| s.trim().parse::<i32>().ok());
         let Some(code) = code else {
             return Some(Self::new(
-                code::UNKNOWN,
+                Code::Unknown,
                 format!("invalid grpc-status {raw:?} in the gRPC response"),
             ));
         };
@@ -86,33 +197,132 @@ impl GrpcStatus {
             .map(|status| status.details)
             .unwrap_or_default();
         Some(Self {
-            code,
+            code: Code::from_i32(code),
             message,
             details,
         })
     }
 
-    /// The `google.rpc.Status` JSON of this status; each detail prints as
-    /// an `Any` (see [`crate::types::Any`]).
-    pub(crate) fn to_json(&self) -> Bytes {
+    /// The `google.rpc.Status` JSON of this status (`{"code":..,"message":..,
+    /// "details":[..]}`); each detail prints as an `Any`, with `options`.
+    pub(crate) fn to_json(&self, options: JsonOptions) -> Bytes {
         let mut out = Vec::with_capacity(64 + self.message.len());
+        self.write_json(&mut out, options);
+        out.into()
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>, options: JsonOptions) {
         out.extend_from_slice(b"{\"code\":");
-        out.extend_from_slice(self.code.to_string().as_bytes());
+        out.extend_from_slice(self.code.as_i32().to_string().as_bytes());
         out.extend_from_slice(b",\"message\":");
-        write_json_string(&mut out, &self.message);
+        write_json_string(out, &self.message);
         if !self.details.is_empty() {
             out.extend_from_slice(b",\"details\":[");
-            for (i, any) in self.details.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
+            with_options(options, || {
+                for (i, any) in self.details.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, any).expect("an Any always prints");
                 }
-                serde_json::to_writer(&mut out, any).expect("an Any always prints");
-            }
+            });
             out.push(b']');
         }
         out.push(b'}');
+    }
+
+    /// The whole JSON error answer: the mapped HTTP status and the JSON body.
+    pub(crate) fn to_response<B: From<Bytes>>(&self, options: JsonOptions) -> Response<B> {
+        json_response(self.code.http_status(), self.to_json(options))
+    }
+
+    /// The last line of an NDJSON stream that failed:
+    /// `{"error":{"code":..,"message":..}}` and a newline.
+    pub(crate) fn to_ndjson(&self, options: JsonOptions) -> Bytes {
+        let mut out = Vec::with_capacity(80 + self.message.len());
+        out.extend_from_slice(b"{\"error\":");
+        self.write_json(&mut out, options);
+        out.extend_from_slice(b"}\n");
         out.into()
     }
+
+    /// The last event of an SSE stream that failed:
+    /// `event: error` with the status JSON as its data.
+    pub(crate) fn to_sse(&self, options: JsonOptions) -> Bytes {
+        let mut out = Vec::with_capacity(80 + self.message.len());
+        out.extend_from_slice(b"event: error\ndata: ");
+        self.write_json(&mut out, options);
+        out.extend_from_slice(b"\n\n");
+        out.into()
+    }
+
+    /// The WebSocket close frame: `1000` for OK, otherwise `4000 + code`
+    /// (4001 CANCELLED ... 4016 UNAUTHENTICATED, in the range RFC 6455
+    /// leaves to applications), with `CODE_NAME: message` as the reason,
+    /// cut to the 123 bytes a close frame holds.
+    pub(crate) fn to_close(&self) -> (u16, String) {
+        if self.code == Code::Ok {
+            return (1000, String::new());
+        }
+        let mut reason = format!("{}: {}", self.code.name(), self.message);
+        if reason.len() > 123 {
+            let mut end = 123;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        (4000 + self.code.as_i32() as u16, reason)
+    }
+
+    /// The status as gRPC trailers: `grpc-status`, `grpc-message`
+    /// (percent-encoded) and `grpc-status-details-bin` when there are details.
+    pub(crate) fn to_trailers(&self) -> HeaderMap {
+        let mut trailers = HeaderMap::with_capacity(3);
+        trailers.insert(GRPC_STATUS, HeaderValue::from(self.code.as_i32()));
+        if !self.message.is_empty() {
+            let encoded = utf8_percent_encode(&self.message, GRPC_MESSAGE_SET).to_string();
+            if let Ok(value) = HeaderValue::try_from(encoded) {
+                trailers.insert(GRPC_MESSAGE, value);
+            }
+        }
+        if !self.details.is_empty() {
+            let status = crate::rpc::Status {
+                code: self.code.as_i32(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            };
+            let encoded = base64::engine::general_purpose::STANDARD_NO_PAD
+                .encode(status.encode_to_vec());
+            if let Ok(value) = HeaderValue::try_from(encoded) {
+                trailers.insert(GRPC_STATUS_DETAILS, value);
+            }
+        }
+        trailers
+    }
+
+    /// Into a `tonic::Status`, for handlers reading a request stream that
+    /// the layer ended with this error.
+    pub(crate) fn to_tonic(&self) -> tonic::Status {
+        tonic::Status::new(tonic::Code::from_i32(self.code.as_i32()), &self.message)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// A response with a JSON body.
+pub(crate) fn json_response<B: From<Bytes>>(status: StatusCode, body: Bytes) -> Response<B> {
+    let mut response = Response::new(B::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
@@ -135,7 +345,6 @@ pub(crate) fn decode_base64(input: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn maps_every_code() {
@@ -144,41 +353,76 @@ mod tests {
         ];
         for (code, http) in expected.iter().enumerate() {
             assert_eq!(http_status(code as i32).as_u16(), *http, "code {code}");
+            assert_eq!(Code::from_i32(code as i32).as_i32(), code as i32);
         }
         assert_eq!(http_status(99), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(Code::from_i32(-1), Code::Unknown);
+        assert_eq!(Code::from_i32(3).name(), "INVALID_ARGUMENT");
     }
 
     #[test]
     fn reads_a_status_and_tolerates_bad_details() {
         let mut headers = HeaderMap::new();
-        assert!(GrpcStatus::from_headers(&headers).is_none());
+        assert!(Status::from_headers(&headers).is_none());
         headers.insert("grpc-status", HeaderValue::from_static("5"));
         headers.insert("grpc-message", HeaderValue::from_static("no%20such%20book"));
         headers.insert(
             "grpc-status-details-bin",
             HeaderValue::from_static("!!not base64!!"),
         );
-        let status = GrpcStatus::from_headers(&headers).unwrap();
-        assert_eq!((status.code, status.message.as_str()), (5, "no such book"));
+        let status = Status::from_headers(&headers).unwrap();
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (Code::NotFound, "no such book")
+        );
         assert!(status.details.is_empty());
         headers.insert("grpc-status", HeaderValue::from_static("five"));
-        assert_eq!(
-            GrpcStatus::from_headers(&headers).unwrap().code,
-            code::UNKNOWN
-        );
+        assert_eq!(Status::from_headers(&headers).unwrap().code, Code::Unknown);
     }
 
-    #[test]
-    fn unknown_detail_types_print_as_base64() {
-        let mut status = GrpcStatus::new(3, "bad \"input\"");
+    fn sample() -> Status {
+        let mut status = Status::new(Code::InvalidArgument, "bad \"input\" 100% ü");
         status.details.push(crate::types::Any {
             type_url: "type.googleapis.com/x.Unknown".into(),
             value: vec![1, 2, 3].into(),
         });
-        let json = status.to_json();
+        status
+    }
+
+    #[test]
+    fn renders_every_form() {
+        let status = sample();
+        let json = r#"{"code":3,"message":"bad \"input\" 100% ü","details":[{"@type":"type.googleapis.com/x.Unknown","value":"AQID"}]}"#;
+        let options = JsonOptions::default();
+        assert_eq!(status.to_json(options), json.as_bytes());
         assert_eq!(
-            std::str::from_utf8(&json).unwrap(),
-            r#"{"code":3,"message":"bad \"input\"","details":[{"@type":"type.googleapis.com/x.Unknown","value":"AQID"}]}"#
+            status.to_ndjson(options),
+            format!("{{\"error\":{json}}}\n").as_bytes()
         );
+        assert_eq!(
+            status.to_sse(options),
+            format!("event: error\ndata: {json}\n\n").as_bytes()
+        );
+        let (code, reason) = status.to_close();
+        assert_eq!(code, 4003);
+        assert!(reason.starts_with("INVALID_ARGUMENT: bad"), "{reason}");
+        assert_eq!(Status::new(Code::Ok, "").to_close().0, 1000);
+        let long = Status::new(Code::Internal, "é".repeat(200)).to_close().1;
+        assert!(long.len() <= 123 && long.starts_with("INTERNAL: "));
+        let response: Response<Bytes> = status.to_response(options);
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn trailers_round_trip() {
+        let status = sample();
+        let trailers = status.to_trailers();
+        assert_eq!(trailers["grpc-status"], "3");
+        assert_eq!(
+            trailers["grpc-message"],
+            "bad \"input\" 100%25 %C3%BC"
+        );
+        assert_eq!(Status::from_headers(&trailers), Some(status));
     }
 }

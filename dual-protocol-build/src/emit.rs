@@ -42,8 +42,12 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
             for http in &method.http {
                 write!(
                     out,
-                    "{PRIVATE}::http({:?}, {:?}, {:?}, {:?}), ",
-                    http.verb, http.template, http.body, http.response_body
+                    "{PRIVATE}::http({:?}, {:?}, {:?}, {:?}, {:?}), ",
+                    http.verb,
+                    http.template,
+                    http.body,
+                    http.response_body,
+                    http.response_body_proto
                 )?;
             }
             writeln!(out, "]),")?;
@@ -97,6 +101,7 @@ mod tests {
                             template: "/v1/{name=things/*}".into(),
                             body: String::new(),
                             response_body: String::new(),
+                            response_body_proto: String::new(),
                         }],
                         input: "GetRequest".into(),
                         output: "::dual_protocol::types::Empty".into(),
@@ -129,7 +134,7 @@ mod tests {
         let mut out = String::new();
         super::package(&package, &mut out);
         let expected = [
-            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", ""), ]),"#,
+            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ]),"#,
             r#"::dual_protocol::__private::bidi_streaming::<Msg, Msg>("/a.v1.Svc/Chat", "a.v1.Msg", &[]),"#,
             r#"::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[::dual_protocol::__private::field("page_size", "pageSize", ::dual_protocol::__private::FieldKind::String, false, ""), ]),"#,
         ];

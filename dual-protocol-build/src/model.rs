@@ -55,6 +55,8 @@ pub(crate) struct Http {
     pub(crate) body: String,
     /// `""` or the JSON name of the response field sent as the body.
     pub(crate) response_body: String,
+    /// The same field's proto name (what `proto_names` prints).
+    pub(crate) response_body_proto: String,
 }
 
 /// Where a message lives: its package and the messages it is nested in.
@@ -158,6 +160,7 @@ pub(crate) fn attach_http(
                         template: binding.template.clone(),
                         body,
                         response_body,
+                        response_body_proto: binding.response_body.clone(),
                     });
                 }
             }

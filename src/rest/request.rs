@@ -2,7 +2,6 @@
 //! field of it, or none), with path variables and query parameters set as
 //! fields on top.
 
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::__private::FieldKind;
@@ -143,119 +142,5 @@ fn unknown(source: Source, error: JsonError) -> Result<(), JsonError> {
     match source {
         Source::QueryIgnoringUnknown => Ok(()),
         Source::Path | Source::Query => Err(error),
-    }
-}
-
-/// The request JSON: `body` placed by the rule's `body` (`"*"`, a field's
-/// JSON name, or `""`), then `overlay` merged on top.
-pub(crate) fn merge(
-    body_rule: &str,
-    body: Bytes,
-    overlay: Map<String, Value>,
-) -> Result<Bytes, JsonError> {
-    // Nothing to lay over a whole-body rule: the body is the request as it
-    // is, parsed once, by the codec (so `POST /v1/echo` costs what the RPC
-    // path costs).
-    if overlay.is_empty() && body_rule == "*" {
-        return Ok(body);
-    }
-    let blank = body.iter().all(u8::is_ascii_whitespace);
-    let parsed = || -> Result<Value, JsonError> {
-        serde_json::from_slice(&body).map_err(|e| JsonError {
-            field: String::new(),
-            message: format!("malformed JSON: {e}"),
-        })
-    };
-    let mut base = match body_rule {
-        _ if blank => Map::new(),
-        "*" => match parsed()? {
-            Value::Object(object) => object,
-            other => {
-                return Err(JsonError {
-                    field: String::new(),
-                    message: format!("expected a JSON object, got {}", kind_of(&other)),
-                });
-            }
-        },
-        "" => {
-            return Err(JsonError {
-                field: String::new(),
-                message: "this route takes no body; send the fields as query parameters".to_owned(),
-            });
-        }
-        field => Map::from_iter([(field.to_owned(), parsed()?)]),
-    };
-    deep_merge(&mut base, overlay);
-    Ok(serde_json::to_vec(&Value::Object(base))
-        .expect("a JSON value serializes")
-        .into())
-}
-
-fn deep_merge(base: &mut Map<String, Value>, overlay: Map<String, Value>) {
-    for (key, value) in overlay {
-        match (base.get_mut(&key), value) {
-            (Some(Value::Object(inner)), Value::Object(more)) => deep_merge(inner, more),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The field `response_body` names, out of the response JSON (`null` when
-/// the field has its default value and was omitted).
-pub(crate) fn select(json: &[u8], field: &str) -> Vec<u8> {
-    let value = serde_json::from_slice::<Value>(json)
-        .ok()
-        .and_then(|mut v| v.get_mut(field).map(Value::take))
-        .unwrap_or(Value::Null);
-    serde_json::to_vec(&value).expect("a JSON value serializes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_modes_and_overlay() {
-        let body = |b: &'static [u8]| Bytes::from_static(b);
-        let overlay: Map<String, Value> =
-            serde_json::from_str(r#"{"book":{"name":"shelves/1/books/2"},"x":1}"#).unwrap();
-        let merged = merge("book", body(br#"{"title":"T"}"#), overlay.clone()).unwrap();
-        assert_eq!(
-            serde_json::from_slice::<Value>(&merged).unwrap(),
-            serde_json::json!({"book":{"title":"T","name":"shelves/1/books/2"},"x":1})
-        );
-        let merged = merge("*", body(b""), overlay.clone()).unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&merged).unwrap()["x"], 1);
-        let error = merge("*", body(b"[1]"), overlay.clone()).unwrap_err();
-        assert!(error.message.contains("an array"), "{error}");
-        assert!(merge("", body(b"{}"), Map::new()).is_err());
-        assert!(merge("", body(b"  "), Map::new()).is_ok());
-        let error = merge("*", body(b"{"), overlay.clone()).unwrap_err();
-        assert!(error.message.starts_with("malformed JSON"), "{error}");
-        // Nothing to lay over a whole body: the very bytes, unparsed.
-        let raw = body(b"{\"a\":1}");
-        assert_eq!(
-            merge("*", raw.clone(), Map::new()).unwrap().as_ptr(),
-            raw.as_ptr()
-        );
-    }
-
-    #[test]
-    fn select_a_response_field() {
-        assert_eq!(select(br#"{"a":{"b":1},"c":2}"#, "a"), br#"{"b":1}"#);
-        assert_eq!(select(br#"{"c":2}"#, "a"), b"null");
     }
 }

@@ -1,7 +1,7 @@
 //! The 5-byte gRPC message framing: a compression flag and a big-endian
 //! length before every message.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Length of the frame header.
 pub(crate) const HEADER_LEN: usize = 5;
@@ -25,54 +25,78 @@ pub(crate) fn finish(buf: &mut BytesMut, at: usize) {
 /// Why a body is not exactly one uncompressed gRPC message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FrameError {
-    /// No message at all.
-    Empty,
-    /// A header or message cut short.
-    Truncated,
     /// The compression flag is set; the layer asks for no compression.
     Compressed,
-    /// More than one message where the method has one.
-    Trailing,
+    /// A message longer than the limit (its length, the limit).
+    TooLarge(usize, usize),
 }
 
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Empty => "the gRPC response has no message",
-            Self::Truncated => "the gRPC response ends inside a message",
             Self::Compressed => "the gRPC response is compressed",
-            Self::Trailing => "the gRPC response has more than one message",
+            Self::TooLarge(len, limit) => {
+                return write!(
+                    f,
+                    "a gRPC response message of {len} bytes is larger than the limit of {limit} bytes"
+                );
+            }
         })
     }
 }
 
-/// The one message of a unary body.
-pub(crate) fn single(body: &[u8]) -> Result<&[u8], FrameError> {
-    if body.is_empty() {
-        return Err(FrameError::Empty);
-    }
-    let (message, rest) = next(body)?;
-    if rest.is_empty() {
-        Ok(message)
-    } else {
-        Err(FrameError::Trailing)
-    }
+/// An incremental decoder: data goes in as it arrives, whole messages come
+/// out as soon as they are complete. A message longer than `limit` is an
+/// error as soon as its header is read, before its bytes are buffered.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    buf: BytesMut,
+    limit: usize,
 }
 
-/// Splits the first message off `body`.
-pub(crate) fn next(body: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
-    if body.len() < HEADER_LEN {
-        return Err(FrameError::Truncated);
+impl Decoder {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            limit,
+        }
     }
-    if body[0] != 0 {
-        return Err(FrameError::Compressed);
+
+    /// Adds data read from the body.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if self.buf.is_empty() {
+            // Usually a whole frame in one piece: no copy until split.
+            self.buf = BytesMut::from(data);
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
     }
-    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-    let rest = &body[HEADER_LEN..];
-    if rest.len() < len {
-        return Err(FrameError::Truncated);
+
+    /// The next complete message, `None` when more data is needed.
+    pub(crate) fn next(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        if self.buf[0] != 0 {
+            return Err(FrameError::Compressed);
+        }
+        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+        if len > self.limit {
+            return Err(FrameError::TooLarge(len, self.limit));
+        }
+        if self.buf.len() < HEADER_LEN + len {
+            self.buf.reserve(HEADER_LEN + len - self.buf.len());
+            return Ok(None);
+        }
+        self.buf.advance(HEADER_LEN);
+        Ok(Some(self.buf.split_to(len).freeze()))
     }
-    Ok(rest.split_at(len))
+
+    /// Whether data is left that is not a whole message (at the end of the
+    /// body: a truncated message).
+    pub(crate) fn has_partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -86,26 +110,49 @@ mod tests {
         buf.put_slice(b"hello");
         finish(&mut buf, at);
         assert_eq!(&buf[..], b"\0\0\0\0\x05hello");
-        assert_eq!(single(&buf), Ok(&b"hello"[..]));
+        let mut decoder = Decoder::new(16);
+        decoder.push(buf.freeze());
+        assert_eq!(decoder.next(), Ok(Some(Bytes::from_static(b"hello"))));
     }
 
-    #[test]
-    fn empty_message_is_a_header_only() {
+    fn framed(messages: &[&[u8]]) -> Bytes {
         let mut buf = BytesMut::new();
-        let at = start(&mut buf);
-        finish(&mut buf, at);
-        assert_eq!(single(&buf), Ok(&b""[..]));
+        for message in messages {
+            let at = start(&mut buf);
+            buf.put_slice(message);
+            finish(&mut buf, at);
+        }
+        buf.freeze()
     }
 
     #[test]
-    fn rejects_bad_bodies() {
-        assert_eq!(single(b""), Err(FrameError::Empty));
-        assert_eq!(single(b"\0\0\0"), Err(FrameError::Truncated));
-        assert_eq!(single(b"\0\0\0\0\x05hel"), Err(FrameError::Truncated));
-        assert_eq!(single(b"\x01\0\0\0\x01h"), Err(FrameError::Compressed));
-        assert_eq!(
-            single(b"\0\0\0\0\x01h\0\0\0\0\0"),
-            Err(FrameError::Trailing)
-        );
+    fn decoder_splits_messages_across_any_chunking() {
+        let body = framed(&[b"one", b"", b"three"]);
+        for chunk in 1..=body.len() {
+            let mut decoder = Decoder::new(16);
+            let mut out = Vec::new();
+            for piece in body.chunks(chunk) {
+                decoder.push(Bytes::copy_from_slice(piece));
+                while let Some(message) = decoder.next().unwrap() {
+                    out.push(message);
+                }
+            }
+            assert!(!decoder.has_partial(), "chunk {chunk}");
+            assert_eq!(out, [&b"one"[..], b"", b"three"], "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn decoder_limits_and_flags() {
+        let mut decoder = Decoder::new(4);
+        decoder.push(framed(&[b"hello"]));
+        assert_eq!(decoder.next(), Err(FrameError::TooLarge(5, 4)));
+        let mut decoder = Decoder::new(4);
+        decoder.push(Bytes::from_static(b"\x01\0\0\0\x01h"));
+        assert_eq!(decoder.next(), Err(FrameError::Compressed));
+        let mut decoder = Decoder::new(4);
+        decoder.push(Bytes::from_static(b"\0\0\0\0\x03ab"));
+        assert_eq!(decoder.next(), Ok(None));
+        assert!(decoder.has_partial());
     }
 }

@@ -334,10 +334,16 @@ async fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
             "{json}"
         );
 
-        // An unknown service: tonic's UNIMPLEMENTED, as JSON.
-        post_json(version, addr, "/nowhere.v1.Nothing/Call", "{}")
-            .await
-            .error(501, 12);
+        // An RPC path of a service with no table (unknown, or gRPC only
+        // like grpc.health.v1): 415 naming why, before the inner service.
+        for path in ["/nowhere.v1.Nothing/Call", "/grpc.health.v1.Health/Check"] {
+            let answer = post_json(version, addr, path, "{}").await;
+            assert!(
+                String::from_utf8_lossy(&answer.body).contains("is not served as JSON here"),
+                "{answer:?}"
+            );
+            answer.error(415, 12);
+        }
 
         // Binary metadata that is not base64.
         post_with(version, addr, ECHO, "{}", &[("x-id-bin", "%%%")])

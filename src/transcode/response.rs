@@ -1,0 +1,498 @@
+//! The response adapter: the inner service's gRPC frames and trailers in,
+//! the client's form out (one JSON body, NDJSON lines, SSE events, or
+//! WebSocket messages), one message at a time, with the final status
+//! rendered at the end. The deadline lives here, so that it ends a stream
+//! that has already started.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::response::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body::{Body, Frame};
+use serde_json::value::RawValue;
+use tokio::time::{Instant, Sleep};
+
+use crate::__private::json::{JsonOptions, with_options};
+use crate::body::DualBody;
+use crate::classify::{EVENT_STREAM, NDJSON, Respond, is_grpc};
+use crate::metadata;
+use crate::registry::ProtoToJson;
+use crate::status::{Code, Status};
+use crate::transcode::{Failure, frame};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One response message to the client's JSON.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Renderer {
+    pub(crate) codec: ProtoToJson,
+    pub(crate) options: JsonOptions,
+    /// The `response_body` field of a REST rule: (JSON name, proto name).
+    pub(crate) select: Option<(&'static str, &'static str)>,
+}
+
+impl Renderer {
+    /// Appends the JSON of `message` (or of its `response_body` field).
+    fn render(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+        let codec = self.codec;
+        let Some((json_name, proto_name)) = self.select else {
+            return with_options(self.options, || codec(message, out)).map_err(undecodable);
+        };
+        let mut whole = Vec::with_capacity(message.len() * 2 + 16);
+        with_options(self.options, || codec(message, &mut whole)).map_err(undecodable)?;
+        let key = if self.options.proto_names {
+            proto_name
+        } else {
+            json_name
+        };
+        let fields: BTreeMap<&str, &RawValue> = serde_json::from_slice(&whole).map_err(|e| {
+            Status::new(Code::Internal, format!("the response JSON does not parse: {e}"))
+        })?;
+        match fields.get(key) {
+            Some(value) => out.extend_from_slice(value.get().as_bytes()),
+            // The field has its default value and was omitted.
+            None => out.extend_from_slice(b"null"),
+        }
+        Ok(())
+    }
+}
+
+fn undecodable(e: crate::transcode::json::DecodeError) -> Status {
+    Status::new(
+        Code::Internal,
+        format!("the gRPC response does not decode: {e}"),
+    )
+}
+
+/// What the response stream produced next.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// One message, rendered for the client (with its line or event framing).
+    Message(Vec<u8>),
+    /// Nothing for a while: an SSE comment keeps the connection alive.
+    KeepAlive,
+    /// The end: the call's status and the handler's other trailers.
+    End(Status, HeaderMap),
+}
+
+/// How a call is answered, fixed when it starts.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) respond: Respond,
+    pub(crate) renderer: Renderer,
+    /// The client's deadline (for messages) and its timer.
+    pub(crate) deadline: Option<(Duration, Pin<Box<Sleep>>)>,
+    /// The SSE keep-alive interval.
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) failure: Failure,
+    /// The largest response message read (`max_message_bytes`).
+    pub(crate) limit: usize,
+}
+
+impl Answer {
+    /// The answer when the deadline passed before the inner service
+    /// answered.
+    pub(crate) fn deadline_exceeded<B>(&self) -> Response<DualBody<B>> {
+        let timeout = self.deadline.as_ref().map(|(d, _)| *d).unwrap_or_default();
+        deadline_status(timeout).to_response(self.renderer.options)
+    }
+
+    /// Polls the deadline timer, if any.
+    pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.deadline {
+            Some((_, sleep)) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Maps the inner service's response head: an answer now (trailers-only
+    /// errors, non-gRPC answers), or a stream to read the messages from.
+    pub(crate) fn start<B>(self, response: Response<B>) -> Start<B> {
+        let (mut parts, body) = response.into_parts();
+        if let Some(mut status) = Status::from_headers(&parts.headers) {
+            // Trailers-only: no message.
+            if let Some((http, failure)) = self.failure.get() {
+                status = failure;
+                parts.status = http;
+            } else {
+                parts.status = status.code.http_status();
+            }
+            let metadata = std::mem::take(&mut parts.headers);
+            let stream = ResponseStream::new(Box::pin(body), self);
+            let mut opening = Opening::new(parts, stream);
+            opening.headers_from(&metadata);
+            return Start::Stream(opening.end(status, HeaderMap::new()));
+        }
+        // Not a gRPC answer (a plain HTTP error from a layer below): as it is.
+        if !is_grpc(&parts.headers) {
+            return Start::Done(Response::from_parts(parts, DualBody::new(body)));
+        }
+        let metadata = std::mem::take(&mut parts.headers);
+        let mut opening = Opening::new(parts, ResponseStream::new(Box::pin(body), self));
+        opening.headers_from(&metadata);
+        Start::Stream(opening)
+    }
+}
+
+fn deadline_status(timeout: Duration) -> Status {
+    Status::new(
+        Code::DeadlineExceeded,
+        format!("deadline of {timeout:?} exceeded"),
+    )
+}
+
+/// The result of [`Answer::start`].
+#[derive(Debug)]
+// Not boxed: an `Opening` is made for every transcoded call, and moves
+// straight into the response future.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Start<B> {
+    Done(Response<DualBody<B>>),
+    Stream(Opening<B>),
+}
+
+/// A gRPC response being read until its head can be sent: for one JSON
+/// body, to the end; for a stream, to the first message (so that an error
+/// before it still gets its HTTP status).
+#[derive(Debug)]
+pub(crate) struct Opening<B> {
+    parts: Option<Parts>,
+    stream: ResponseStream<B>,
+    message: Option<Vec<u8>>,
+    done: Option<Response<DualBody<B>>>,
+}
+
+impl<B> Opening<B> {
+    fn new(parts: Parts, stream: ResponseStream<B>) -> Self {
+        Self {
+            parts: Some(parts),
+            stream,
+            message: None,
+            done: None,
+        }
+    }
+
+    /// The handler's response metadata as HTTP headers.
+    fn headers_from(&mut self, metadata: &HeaderMap) {
+        if let Some(parts) = &mut self.parts {
+            parts.headers = metadata.clone();
+            metadata::response_to_http(&mut parts.headers, None);
+        }
+    }
+
+    /// The stream into the response for its end status.
+    fn end(mut self, status: Status, trailers: HeaderMap) -> Self {
+        self.finish(status, trailers);
+        self
+    }
+
+    fn finish(&mut self, status: Status, trailers: HeaderMap) {
+        let mut parts = self.parts.take().expect("finished once");
+        let options = self.stream.renderer.options;
+        let response = if status.code != Code::Ok {
+            parts.status = match self.stream.failure.get() {
+                Some((http, _)) => http,
+                None => status.code.http_status(),
+            };
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Response::from_parts(parts, DualBody::full(status.to_json(options)))
+        } else if self.stream.respond == Respond::Json {
+            match self.message.take() {
+                Some(json) => {
+                    metadata::trailers_to_headers(&mut parts.headers, &trailers);
+                    parts.status = StatusCode::OK;
+                    Response::from_parts(parts, DualBody::full(json.into()))
+                }
+                None => {
+                    let status = Status::new(Code::Internal, "the gRPC response has no message");
+                    parts.status = status.code.http_status();
+                    Response::from_parts(parts, DualBody::full(status.to_json(options)))
+                }
+            }
+        } else {
+            // A stream that ended with no message.
+            parts.status = StatusCode::OK;
+            self.stream.set_content_type(&mut parts.headers);
+            let mut all = status.to_trailers();
+            all.extend(trailers);
+            self.stream.trailers = Some(all);
+            self.stream.finished = true;
+            let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
+            Response::from_parts(parts, DualBody::response(stream))
+        };
+        self.done = Some(response);
+    }
+}
+
+impl<B> Opening<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    /// Reads until the head can be sent.
+    pub(crate) fn poll_response(&mut self, cx: &mut Context<'_>) -> Poll<Response<DualBody<B>>> {
+        loop {
+            if let Some(done) = self.done.take() {
+                return Poll::Ready(done);
+            }
+            match std::task::ready!(self.stream.poll_event(cx)) {
+                Event::Message(json) if self.stream.respond == Respond::Json => {
+                    if self.message.replace(json).is_some() {
+                        let status =
+                            Status::new(Code::Internal, "the gRPC response has more than one message");
+                        self.finish(status, HeaderMap::new());
+                    }
+                }
+                Event::Message(json) => {
+                    let mut parts = self.parts.take().expect("answered once");
+                    parts.status = StatusCode::OK;
+                    self.stream.set_content_type(&mut parts.headers);
+                    self.stream.pending = Some(json.into());
+                    let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
+                    return Poll::Ready(Response::from_parts(parts, DualBody::response(stream)));
+                }
+                Event::KeepAlive => {}
+                Event::End(status, trailers) => self.finish(status, trailers),
+            }
+        }
+    }
+}
+
+/// The gRPC response body, read one message at a time and rendered.
+pub(crate) struct ResponseStream<B> {
+    body: Option<Pin<Box<B>>>,
+    decoder: frame::Decoder,
+    renderer: Renderer,
+    respond: Respond,
+    deadline: Option<(Duration, Pin<Box<Sleep>>)>,
+    keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
+    failure: Failure,
+    finished: bool,
+    /// A chunk to send before reading on (the first message).
+    pending: Option<Bytes>,
+    /// Trailers to send last.
+    trailers: Option<HeaderMap>,
+}
+
+impl<B> std::fmt::Debug for ResponseStream<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("respond", &self.respond)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> ResponseStream<B> {
+    fn new(body: Pin<Box<B>>, answer: Answer) -> Self {
+        let keep_alive = match (answer.respond, answer.keep_alive) {
+            (Respond::Sse, Some(every)) if !every.is_zero() => {
+                Some((every, Box::pin(tokio::time::sleep(every))))
+            }
+            _ => None,
+        };
+        Self {
+            body: Some(body),
+            decoder: frame::Decoder::new(answer.limit),
+            renderer: answer.renderer,
+            respond: answer.respond,
+            deadline: answer.deadline,
+            keep_alive,
+            failure: answer.failure,
+            finished: false,
+            pending: None,
+            trailers: None,
+        }
+    }
+
+    /// A stream with nothing left to send (what stays behind in an
+    /// [`Opening`] once its stream has become a response body).
+    fn finished() -> Self {
+        Self {
+            body: None,
+            decoder: frame::Decoder::new(0),
+            renderer: Renderer {
+                codec: |_, _| Ok(()),
+                options: JsonOptions::default(),
+                select: None,
+            },
+            respond: Respond::Json,
+            deadline: None,
+            keep_alive: None,
+            failure: Failure::default(),
+            finished: true,
+            pending: None,
+            trailers: None,
+        }
+    }
+
+    fn set_content_type(&self, headers: &mut HeaderMap) {
+        let content_type = match self.respond {
+            Respond::Sse => {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                EVENT_STREAM
+            }
+            Respond::Json | Respond::WebSocket => "application/json",
+            Respond::Ndjson => NDJSON,
+        };
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+
+    /// The end of the call: the request side's failure, if any, wins over
+    /// what the handler made of it.
+    fn end(&mut self, status: Status, trailers: HeaderMap) -> Poll<Event> {
+        self.finished = true;
+        self.body = None;
+        let status = match self.failure.get() {
+            Some((_, failure)) if status.code != Code::Ok => failure,
+            _ => status,
+        };
+        Poll::Ready(Event::End(status, trailers))
+    }
+
+    /// One message's framing for the client.
+    fn render(&self, message: &[u8]) -> Result<Vec<u8>, Status> {
+        let mut out = Vec::with_capacity(message.len() * 2 + 16);
+        if self.respond == Respond::Sse {
+            out.extend_from_slice(b"data: ");
+        }
+        self.renderer.render(message, &mut out)?;
+        match self.respond {
+            Respond::Ndjson => out.push(b'\n'),
+            Respond::Sse => out.extend_from_slice(b"\n\n"),
+            Respond::Json | Respond::WebSocket => {}
+        }
+        Ok(out)
+    }
+}
+
+impl<B> ResponseStream<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    /// The next message, keep-alive or the end.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if self.finished {
+            return Poll::Ready(Event::End(Status::new(Code::Ok, ""), HeaderMap::new()));
+        }
+        if let Some((timeout, sleep)) = &mut self.deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let status = deadline_status(*timeout);
+            return self.end(status, HeaderMap::new());
+        }
+        loop {
+            match self.decoder.next() {
+                Ok(Some(message)) => {
+                    self.reset_keep_alive();
+                    return match self.render(&message) {
+                        Ok(out) => Poll::Ready(Event::Message(out)),
+                        Err(status) => self.end(status, HeaderMap::new()),
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let code = match e {
+                        frame::FrameError::TooLarge(..) => Code::ResourceExhausted,
+                        _ => Code::Internal,
+                    };
+                    return self.end(Status::new(code, e.to_string()), HeaderMap::new());
+                }
+            }
+            let Some(body) = self.body.as_mut() else {
+                return self.end(Status::new(Code::Ok, ""), HeaderMap::new());
+            };
+            match body.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => self.decoder.push(data),
+                    Err(frame) => {
+                        if let Ok(mut trailers) = frame.into_trailers() {
+                            let status = Status::from_headers(&trailers).unwrap_or_else(|| {
+                                Status::new(Code::Internal, "the gRPC response has no grpc-status")
+                            });
+                            metadata::strip_grpc(&mut trailers);
+                            return self.end(status, trailers);
+                        }
+                    }
+                },
+                Poll::Ready(Some(Err(e))) => {
+                    let e: BoxError = e.into();
+                    let status =
+                        Status::new(Code::Internal, format!("failed to read the gRPC response: {e}"));
+                    return self.end(status, HeaderMap::new());
+                }
+                Poll::Ready(None) => {
+                    let message = if self.decoder.has_partial() {
+                        "the gRPC response ends inside a message"
+                    } else {
+                        "the gRPC response ended without grpc-status"
+                    };
+                    return self.end(Status::new(Code::Internal, message), HeaderMap::new());
+                }
+                Poll::Pending => {
+                    if let Some((every, sleep)) = &mut self.keep_alive
+                        && sleep.as_mut().poll(cx).is_ready()
+                    {
+                        let every = *every;
+                        sleep.as_mut().reset(Instant::now() + every);
+                        return Poll::Ready(Event::KeepAlive);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn reset_keep_alive(&mut self) {
+        if let Some((every, sleep)) = &mut self.keep_alive {
+            let every = *every;
+            sleep.as_mut().reset(Instant::now() + every);
+        }
+    }
+
+    /// The stream as HTTP body frames (NDJSON or SSE).
+    pub(crate) fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(chunk) = self.pending.take() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if let Some(trailers) = self.trailers.take() {
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        Poll::Ready(Some(Ok(match std::task::ready!(self.poll_event(cx)) {
+            Event::Message(chunk) => Frame::data(chunk.into()),
+            Event::KeepAlive => Frame::data(Bytes::from_static(b": keep-alive\n\n")),
+            Event::End(status, trailers) => {
+                let options = self.renderer.options;
+                let last = match self.respond {
+                    _ if status.code == Code::Ok => None,
+                    Respond::Sse => Some(status.to_sse(options)),
+                    _ => Some(status.to_ndjson(options)),
+                };
+                let mut all = status.to_trailers();
+                all.extend(trailers);
+                match last {
+                    Some(last) => {
+                        self.trailers = Some(all);
+                        Frame::data(last)
+                    }
+                    None => Frame::trailers(all),
+                }
+            }
+        })))
+    }
+
+    pub(crate) fn is_end_stream(&self) -> bool {
+        self.finished && self.pending.is_none() && self.trailers.is_none()
+    }
+}
