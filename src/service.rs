@@ -167,6 +167,7 @@ impl<S> DualProtocolService<S> {
             keep_alive: shared.sse_keep_alive,
             failure,
             limit: shared.max_message_bytes,
+            eager: method.kind == MethodKind::BidiStreaming,
         };
         let request = Request::from_parts(parts, DualBody::request(stream));
         Ok(ResponseFuture::call(self.inner.call(request), answer))

@@ -91,6 +91,10 @@ pub(crate) struct Answer {
     pub(crate) failure: Failure,
     /// The largest response message read (`max_message_bytes`).
     pub(crate) limit: usize,
+    /// Send the head as soon as the handler has accepted the call, not at
+    /// the first message: for bidi streams, whose first answer may wait for
+    /// messages the client sends only once it has the head.
+    pub(crate) eager: bool,
 }
 
 impl Answer {
@@ -132,8 +136,12 @@ impl Answer {
             return Start::Done(Response::from_parts(parts, DualBody::new(body)));
         }
         let metadata = std::mem::take(&mut parts.headers);
+        let eager = self.eager && self.respond != Respond::Json;
         let mut opening = Opening::new(parts, ResponseStream::new(Box::pin(body), self));
         opening.headers_from(&metadata);
+        if eager {
+            return Start::Done(opening.into_stream());
+        }
         Start::Stream(opening)
     }
 }
@@ -228,6 +236,16 @@ impl<B> Opening<B> {
             Response::from_parts(parts, DualBody::response(stream))
         };
         self.done = Some(response);
+    }
+}
+
+impl<B> Opening<B> {
+    /// The response now: 200, the stream's content type, the stream.
+    fn into_stream(mut self) -> Response<DualBody<B>> {
+        let mut parts = self.parts.take().expect("answered once");
+        parts.status = StatusCode::OK;
+        self.stream.set_content_type(&mut parts.headers);
+        Response::from_parts(parts, DualBody::response(self.stream))
     }
 }
 

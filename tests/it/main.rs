@@ -6,5 +6,6 @@
 mod common;
 mod compose;
 mod rest;
+mod streaming;
 mod support;
 mod unary;

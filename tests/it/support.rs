@@ -125,3 +125,124 @@ pub async fn post_with(
     }
     send(version, request.body(Full::from(json.to_owned())).unwrap()).await
 }
+
+/// A streaming HTTP exchange: the request body is fed line by line while
+/// the response is read as it arrives.
+pub struct Exchange {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    body: hyper::body::Incoming,
+    buf: Vec<u8>,
+    pub trailers: Option<HeaderMap>,
+    sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
+}
+
+type StreamingBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// Opens `request` (its body is fed with [`Exchange::send`]; with `body`
+/// given, that is sent and the body closed).
+pub async fn exchange(
+    version: Version,
+    request: http::request::Builder,
+    body: Option<&str>,
+) -> Exchange {
+    use http_body_util::StreamBody;
+    let mut builder = Client::builder(TokioExecutor::new());
+    if version == Version::H2c {
+        builder.http2_only(true);
+    }
+    let client: Client<HttpConnector, StreamingBody> = builder.build_http();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let frames = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
+    });
+    // No body at all (a GET): an empty body, ended with the headers.
+    let boxed = match body {
+        Some("") => BodyExt::boxed(http_body_util::Empty::new()),
+        _ => BodyExt::boxed(StreamBody::new(frames)),
+    };
+    let request = request.body(boxed).unwrap();
+    let sender = match body {
+        Some("") => None,
+        Some(body) => {
+            tx.send(Bytes::from(body.to_owned())).await.unwrap();
+            drop(tx);
+            None
+        }
+        None => Some(tx),
+    };
+    let response = client.request(request).await.expect("HTTP call");
+    let (parts, body) = response.into_parts();
+    Exchange {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        buf: Vec::new(),
+        trailers: None,
+        sender,
+    }
+}
+
+impl Exchange {
+    /// Sends more of the request body.
+    pub async fn send(&mut self, data: &str) {
+        let sender = self.sender.as_ref().expect("request body still open");
+        sender.send(Bytes::from(data.to_owned())).await.unwrap();
+    }
+
+    /// Ends the request body.
+    pub fn close(&mut self) {
+        self.sender = None;
+    }
+
+    /// Reads until `separator` (`"\n"` for NDJSON, `"\n\n"` for SSE); `None`
+    /// at the end of the body (any trailers are then in `trailers`).
+    pub async fn next_chunk(&mut self, separator: &str) -> Option<String> {
+        let sep = separator.as_bytes();
+        loop {
+            if let Some(at) = self.buf.windows(sep.len()).position(|w| w == sep) {
+                let chunk: Vec<u8> = self.buf.drain(..at + sep.len()).collect();
+                return Some(String::from_utf8(chunk[..at].to_vec()).unwrap());
+            }
+            match self.body.frame().await {
+                Some(frame) => {
+                    let frame = frame.expect("response body");
+                    match frame.into_data() {
+                        Ok(data) => self.buf.extend_from_slice(&data),
+                        Err(frame) => self.trailers = frame.into_trailers().ok(),
+                    }
+                }
+                None => {
+                    assert!(self.buf.is_empty(), "unterminated chunk {:?}", String::from_utf8_lossy(&self.buf));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next NDJSON line, parsed.
+    pub async fn next_line(&mut self) -> Option<Value> {
+        let line = self.next_chunk("\n").await?;
+        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("line {line:?}: {e}")))
+    }
+
+    /// Every remaining NDJSON line.
+    pub async fn lines(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(line) = self.next_line().await {
+            out.push(line);
+        }
+        out
+    }
+
+    /// The whole remaining body as text.
+    pub async fn text(mut self) -> String {
+        let mut out = std::mem::take(&mut self.buf);
+        while let Some(frame) = self.body.frame().await {
+            if let Ok(data) = frame.expect("response body").into_data() {
+                out.extend_from_slice(&data);
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+}
