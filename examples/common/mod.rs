@@ -46,13 +46,22 @@ pub fn routes(token: Option<String>) -> tonic::service::Routes {
 
 /// Serves the example on `listener` until the process ends: one port,
 /// gRPC and HTTP/JSON, HTTP/1.1 and h2c.
+///
+/// This runs on `axum::serve` (hyper-util's auto builder: HTTP/1.1 and h2c
+/// on one port, with HTTP upgrades) rather than
+/// `tonic::transport::Server`, which serves connections without upgrades,
+/// so a WebSocket (or any `Upgrade`) route added beside the services could
+/// never work there. One difference to know: tonic's `Server` applies a
+/// gRPC client's `grpc-timeout` itself, `axum::serve` does not. The layer
+/// applies the deadline of transcoded (JSON) calls on its own; a native
+/// gRPC call's deadline is the client's to enforce (tonic's client does),
+/// and when it gives up the call is cancelled and its handler dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: &dual_protocol::Config,
     token: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let layer = dual_protocol::DualProtocolLayer::from_config(config)?;
-    let auth = BearerToken(token.map(Arc::from));
     // grpc.health.v1 for load balancers and Kubernetes probes (no token:
     // probes do not carry one).
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -60,17 +69,21 @@ pub async fn serve(
         .set_serving::<LibraryServiceServer<Library>>()
         .await;
     reporter.set_serving::<EchoServiceServer<Echo>>().await;
-    tonic::transport::Server::builder()
-        .accept_http1(true)
+    let router = routes(token).add_service(health).into_axum_router();
+    // The layer goes around the whole router, not on it with
+    // `Router::layer`: axum applies that to each route separately, and a
+    // REST path such as `/v1/shelves/1/books` matches no route, so the
+    // fallback's copy of the layer would send the transcoded call to the
+    // fallback (UNIMPLEMENTED) instead of the service.
+    let app = tower::ServiceBuilder::new()
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(layer)
-        .add_service(health)
-        .add_service(LibraryServiceServer::with_interceptor(
-            Library::seeded(),
-            auth.clone(),
-        ))
-        .add_service(EchoServiceServer::with_interceptor(Echo, auth))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await?;
+        .service(router);
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .await?;
     Ok(())
 }
 
