@@ -4,13 +4,16 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use dual_protocol::rpc;
 use prost::Message as _;
 use tokio_stream::Stream;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -46,13 +49,22 @@ pub fn routes(token: Option<String>) -> tonic::service::Routes {
 
 /// Serves the example on `listener` until the process ends: one port,
 /// gRPC and HTTP/JSON, HTTP/1.1 and h2c.
+///
+/// This runs on `axum::serve` (hyper-util's auto builder: HTTP/1.1 and h2c
+/// on one port, with HTTP upgrades) rather than
+/// `tonic::transport::Server`, which serves connections without upgrades,
+/// so a WebSocket (or any `Upgrade`) route added beside the services could
+/// never work there. One difference to know: tonic's `Server` applies a
+/// gRPC client's `grpc-timeout` itself, `axum::serve` does not. The layer
+/// applies the deadline of transcoded (JSON) calls on its own; a native
+/// gRPC call's deadline is the client's to enforce (tonic's client does),
+/// and when it gives up the call is cancelled and its handler dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: &dual_protocol::Config,
     token: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let layer = dual_protocol::DualProtocolLayer::from_config(config)?;
-    let auth = BearerToken(token.map(Arc::from));
     // grpc.health.v1 for load balancers and Kubernetes probes (no token:
     // probes do not carry one).
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -60,17 +72,21 @@ pub async fn serve(
         .set_serving::<LibraryServiceServer<Library>>()
         .await;
     reporter.set_serving::<EchoServiceServer<Echo>>().await;
-    tonic::transport::Server::builder()
-        .accept_http1(true)
+    let router = routes(token).add_service(health).into_axum_router();
+    // The layer goes around the whole router, not on it with
+    // `Router::layer`: axum applies that to each route separately, and a
+    // REST path such as `/v1/shelves/1/books` matches no route, so the
+    // fallback's copy of the layer would send the transcoded call to the
+    // fallback (UNIMPLEMENTED) instead of the service.
+    let app = tower::ServiceBuilder::new()
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(layer)
-        .add_service(health)
-        .add_service(LibraryServiceServer::with_interceptor(
-            Library::seeded(),
-            auth.clone(),
-        ))
-        .add_service(EchoServiceServer::with_interceptor(Echo, auth))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await?;
+        .service(router);
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .await?;
     Ok(())
 }
 
@@ -443,13 +459,44 @@ impl Library {
     }
 }
 
+/// The most answers one `EchoStream` call may ask for (`repeat`); more is
+/// INVALID_ARGUMENT. The answers are made one at a time as the client reads
+/// them, so this bounds the length of a call, not memory.
+pub const MAX_REPEAT: i32 = 10_000;
+
+/// The most entries `response_headers` or `response_trailers` may hold;
+/// more is INVALID_ARGUMENT.
+pub const MAX_METADATA_ENTRIES: usize = 64;
+
+/// The most bytes (names plus values) `response_headers` or
+/// `response_trailers` may hold; more is INVALID_ARGUMENT. Keeps an answer's
+/// headers well inside the header-list limits HTTP clients and proxies
+/// enforce (often 16 KiB).
+pub const MAX_METADATA_BYTES: usize = 8 * 1024;
+
+/// How many `EchoStream` and `EchoChat` response streams exist right now:
+/// one more when a handler creates its stream, one less when the server
+/// drops it (finished, failed, or the client went away). Process-wide.
+pub static LIVE_STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+/// The current value of [`LIVE_STREAMS`].
+pub fn live_streams() -> usize {
+    LIVE_STREAMS.load(Ordering::SeqCst)
+}
+
 /// Answers with what it is sent.
 #[derive(Clone, Copy, Default)]
 pub struct Echo;
 
+/// Metadata entries, checked and ready to add to a `MetadataMap`.
+type Entries = Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>;
+
 impl Echo {
+    /// One answer: waits `delay`, then fails with `fail_code` (and
+    /// `trailers`) or echoes the request.
     async fn answer(
         request: &EchoRequest,
+        trailers: &Entries,
         metadata: &MetadataMap,
         index: i32,
     ) -> Result<EchoResponse, Status> {
@@ -461,7 +508,7 @@ impl Echo {
         if request.fail_code != 0 {
             let mut status =
                 Status::new(Code::from_i32(request.fail_code), request.message.clone());
-            add_metadata(status.metadata_mut(), &request.response_trailers);
+            add_metadata(status.metadata_mut(), trailers);
             return Err(status);
         }
         let request_metadata = metadata
@@ -482,76 +529,256 @@ impl Echo {
     }
 }
 
-fn add_metadata(map: &mut MetadataMap, entries: &std::collections::HashMap<String, String>) {
-    for (key, value) in entries {
-        if let (Ok(key), Ok(value)) = (
-            MetadataKey::from_bytes(key.as_bytes()),
-            MetadataValue::try_from(value.as_str()),
-        ) {
-            map.insert(key, value);
+/// The `response_headers` and `response_trailers` of `request`, checked.
+fn response_metadata(request: &EchoRequest) -> Result<(Entries, Entries), Status> {
+    Ok((
+        checked_metadata("response_headers", &request.response_headers)?,
+        checked_metadata("response_trailers", &request.response_trailers)?,
+    ))
+}
+
+/// Checks metadata a client asks to be sent back: at most
+/// [`MAX_METADATA_ENTRIES`] entries and [`MAX_METADATA_BYTES`] bytes, valid
+/// ASCII metadata names (not `*-bin`) and values, and no name that frames
+/// the HTTP message or belongs to gRPC itself (those would corrupt the
+/// answer or be dropped without a word). Any of these is INVALID_ARGUMENT
+/// naming `field`.
+fn checked_metadata(
+    field: &str,
+    entries: &std::collections::HashMap<String, String>,
+) -> Result<Entries, Status> {
+    if entries.len() > MAX_METADATA_ENTRIES {
+        return Err(bad_field(
+            field,
+            &format!(
+                "at most {MAX_METADATA_ENTRIES} entries are allowed, got {}",
+                entries.len()
+            ),
+        ));
+    }
+    let bytes: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_METADATA_BYTES {
+        return Err(bad_field(
+            field,
+            &format!(
+                "at most {MAX_METADATA_BYTES} bytes of names and values are allowed, got {bytes}"
+            ),
+        ));
+    }
+    // In name order, so that the entry an error names does not depend on
+    // the map's iteration order.
+    let mut sorted: Vec<(&String, &String)> = entries.iter().collect();
+    sorted.sort();
+    let mut checked = Vec::with_capacity(sorted.len());
+    for (name, value) in sorted {
+        let shown = shorten(name);
+        let invalid = |what: &str| bad_field(field, &format!("{shown:?} {what}"));
+        let key = MetadataKey::<Ascii>::from_bytes(name.as_bytes()).map_err(|_| {
+            invalid("is not a valid ASCII metadata name (`*-bin` is not supported)")
+        })?;
+        if is_reserved(key.as_str()) {
+            return Err(invalid("is reserved for HTTP framing or gRPC"));
         }
+        // gRPC's ASCII values are space and visible ASCII (`http` would
+        // also take tabs and bytes above 0x7f).
+        let value = Some(value.as_str())
+            .filter(|v| v.bytes().all(|b| matches!(b, b' '..=b'~')))
+            .and_then(|v| MetadataValue::<Ascii>::try_from(v).ok())
+            .ok_or_else(|| invalid("has a value that is not space and visible ASCII"))?;
+        checked.push((key, value));
+    }
+    Ok(checked)
+}
+
+/// Names a handler must not set: they frame the HTTP message, are
+/// hop-by-hop, or are gRPC's own (tonic drops some of them silently).
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+            | "content-type"
+    ) || name.starts_with("proxy-")
+        || name.starts_with("grpc-")
+}
+
+/// At most 40 characters of `s`, for error messages that quote input.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+fn add_metadata(map: &mut MetadataMap, entries: &Entries) {
+    for (key, value) in entries {
+        map.insert(key.clone(), value.clone());
     }
 }
 
 #[tonic::async_trait]
 impl EchoService for Echo {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        let answer = Self::answer(request.get_ref(), request.metadata(), 0).await?;
+        let (headers, trailers) = response_metadata(request.get_ref())?;
+        let answer = Self::answer(request.get_ref(), &trailers, request.metadata(), 0).await?;
         let mut response = Response::new(answer);
-        add_metadata(response.metadata_mut(), &request.get_ref().response_headers);
+        add_metadata(response.metadata_mut(), &headers);
         Ok(response)
     }
 
     type EchoStreamStream = BoxStream<EchoResponse>;
 
+    /// `repeat` answers (at least one, at most [`MAX_REPEAT`]), each made
+    /// when the client is ready for it, `delay` before each. A `fail_code`
+    /// fails the stream at its first answer.
     async fn echo_stream(
         &self,
         request: Request<EchoRequest>,
     ) -> Result<Response<Self::EchoStreamStream>, Status> {
-        let repeat = request.get_ref().repeat.max(1);
-        let mut answers = Vec::with_capacity(repeat as usize);
-        for index in 0..repeat {
-            answers.push(Self::answer(request.get_ref(), request.metadata(), index).await);
+        let (metadata, _, request) = request.into_parts();
+        if request.repeat > MAX_REPEAT {
+            return Err(bad_field(
+                "repeat",
+                &format!("must be at most {MAX_REPEAT}, got {}", request.repeat),
+            ));
         }
-        let mut response = Response::new(Box::pin(tokio_stream::iter(answers)) as BoxStream<_>);
-        add_metadata(response.metadata_mut(), &request.get_ref().response_headers);
+        let (headers, trailers) = response_metadata(&request)?;
+        let repeat = request.repeat.max(1);
+        let answers = unfold(
+            (request, trailers, metadata, 0),
+            move |(request, trailers, metadata, index)| async move {
+                if index >= repeat {
+                    return None;
+                }
+                let answer = Self::answer(&request, &trailers, &metadata, index).await;
+                // A failure ends the stream.
+                let next = if answer.is_ok() { index + 1 } else { repeat };
+                Some((answer, (request, trailers, metadata, next)))
+            },
+        );
+        let mut response = Response::new(counted(answers));
+        add_metadata(response.metadata_mut(), &headers);
         Ok(response)
     }
 
     type EchoChatStream = BoxStream<EchoResponse>;
 
+    /// One answer per request, each request read when the client is ready
+    /// for the previous answer. A failure (a `fail_code`, a bad request or
+    /// a broken client stream) ends the stream.
     async fn echo_chat(
         &self,
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<Self::EchoChatStream>, Status> {
-        let metadata = request.metadata().clone();
-        let mut stream = request.into_inner();
-        let answers = async_stream_like(move |tx| async move {
-            let mut index = 0;
-            while let Some(next) = stream.message().await.transpose() {
-                let answer = match next {
-                    Ok(request) => Self::answer(&request, &metadata, index).await,
+        let (metadata, _, incoming) = request.into_parts();
+        let answers = unfold(
+            (incoming, metadata, 0, false),
+            |(mut incoming, metadata, index, failed)| async move {
+                if failed {
+                    return None;
+                }
+                let answer = match incoming.message().await {
+                    Ok(None) => return None,
+                    Ok(Some(request)) => match response_metadata(&request) {
+                        Ok((_, trailers)) => {
+                            Self::answer(&request, &trailers, &metadata, index).await
+                        }
+                        Err(status) => Err(status),
+                    },
                     Err(status) => Err(status),
                 };
                 let failed = answer.is_err();
-                if tx.send(answer).await.is_err() || failed {
-                    break;
-                }
-                index += 1;
-            }
-        });
-        Ok(Response::new(answers))
+                Some((answer, (incoming, metadata, index + 1, failed)))
+            },
+        );
+        Ok(Response::new(counted(answers)))
     }
 }
 
-/// A stream fed by a task through a channel.
-fn async_stream_like<T, F, Fut>(producer: F) -> BoxStream<T>
+/// A stream that makes each item only when it is polled for it: `step`
+/// takes the state and returns the next item with the next state, or
+/// `None` to end. Nothing runs ahead of the reader, and dropping the stream
+/// drops the step in progress (a pending `delay` included).
+fn unfold<St, T, F, Fut>(state: St, step: F) -> BoxStream<T>
 where
+    St: Send + 'static,
     T: Send + 'static,
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    F: FnMut(St) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<(Result<T, Status>, St)>> + Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(producer(tx));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    Box::pin(Unfold {
+        state: Some(state),
+        step,
+        pending: None,
+    })
+}
+
+struct Unfold<St, F, Fut> {
+    state: Option<St>,
+    step: F,
+    pending: Option<Pin<Box<Fut>>>,
+}
+
+// Neither the state nor `step` is ever pinned (the future is boxed), so
+// moving an `Unfold` is fine whatever they are.
+impl<St, F, Fut> Unpin for Unfold<St, F, Fut> {}
+
+impl<St, T, F, Fut> Stream for Unfold<St, F, Fut>
+where
+    F: FnMut(St) -> Fut,
+    Fut: Future<Output = Option<(Result<T, Status>, St)>>,
+{
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let pending = match &mut this.pending {
+            Some(pending) => pending,
+            None => {
+                let Some(state) = this.state.take() else {
+                    return Poll::Ready(None);
+                };
+                this.pending.insert(Box::pin((this.step)(state)))
+            }
+        };
+        let next = std::task::ready!(pending.as_mut().poll(cx));
+        this.pending = None;
+        Poll::Ready(next.map(|(item, state)| {
+            this.state = Some(state);
+            item
+        }))
+    }
+}
+
+/// `inner`, counted in [`LIVE_STREAMS`] for as long as it exists.
+fn counted<T: Send + 'static>(inner: BoxStream<T>) -> BoxStream<T> {
+    LIVE_STREAMS.fetch_add(1, Ordering::SeqCst);
+    Box::pin(Counted { inner })
+}
+
+struct Counted<T> {
+    inner: BoxStream<T>,
+}
+
+impl<T> Drop for Counted<T> {
+    fn drop(&mut self) {
+        LIVE_STREAMS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<T> Stream for Counted<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
 }

@@ -5,6 +5,7 @@
 #[path = "../../examples/common/mod.rs"]
 mod common;
 mod compose;
+mod example;
 mod rest;
 mod streaming;
 mod support;
