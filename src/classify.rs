@@ -29,9 +29,17 @@ pub(crate) enum Decision<'a> {
 pub(crate) struct Plan<'a> {
     pub(crate) method: &'a MethodDescriptor,
     /// The REST binding and its decoded path variables, for REST routes.
-    pub(crate) rest: Option<(HttpRule, Vec<(&'a [String], String)>)>,
+    pub(crate) rest: Option<RestTarget<'a>>,
     pub(crate) wire: Wire,
     pub(crate) respond: Respond,
+}
+
+/// A REST route's binding and the decoded values of its path variables
+/// (field path, value), in template order.
+#[derive(Debug)]
+pub(crate) struct RestTarget<'a> {
+    pub(crate) rule: HttpRule,
+    pub(crate) bindings: Vec<(&'a [String], String)>,
 }
 
 /// How the client sends its messages.
@@ -82,13 +90,22 @@ pub(crate) fn classify<'a, B: http_body::Body>(
         if is_websocket(request) {
             Ok((method, None))
         } else if verb != Method::POST {
-            Err(Rejection::MethodNotAllowed(verb.clone(), vec![Method::POST]))
+            Err(Rejection::MethodNotAllowed(
+                verb.clone(),
+                vec![Method::POST],
+            ))
         } else {
             Ok((method, None))
         }
     } else {
         match registry.route(verb, path) {
-            RouteMatch::Found { value, bindings } => Ok((&value.method, Some((value.rule, bindings)))),
+            RouteMatch::Found { value, bindings } => {
+                let rest = RestTarget {
+                    rule: value.rule,
+                    bindings,
+                };
+                Ok((&value.method, Some(rest)))
+            }
             RouteMatch::BadBinding {
                 field_path, error, ..
             } => Err(Rejection::BadPath(field_path.join("."), error)),

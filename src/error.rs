@@ -93,7 +93,11 @@ pub(crate) enum Rejection {
 impl Rejection {
     fn parts(&self) -> (StatusCode, Code, String) {
         match self {
-            Self::Json(e) => (StatusCode::BAD_REQUEST, Code::InvalidArgument, e.to_string()),
+            Self::Json(e) => (
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                e.to_string(),
+            ),
             Self::BadPath(field, e) => (
                 StatusCode::BAD_REQUEST,
                 Code::InvalidArgument,

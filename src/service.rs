@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use crate::__private::json::with_options;
 use crate::body::DualBody;
-use crate::classify::{Decision, Plan, Wire, classify};
+use crate::classify::{Decision, Plan, RestTarget, Wire, classify};
 use crate::error::Rejection;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
@@ -122,7 +122,9 @@ impl<S> DualProtocolService<S> {
         let deadline = metadata::request_to_grpc(&mut parts.headers)?;
         let (body_rule, suffix, select) = match plan.rest {
             None => (BodyRule::All, Bytes::new(), None),
-            Some((rule, bindings)) => rest_parts(&method, rule, bindings, parts.uri.query(), shared)?,
+            Some(RestTarget { rule, bindings }) => {
+                rest_parts(&method, rule, bindings, parts.uri.query(), shared)?
+            }
         };
         if plan.wire == Wire::WebSocket {
             return Err(Rejection::WebSocketUnsupported);
@@ -206,8 +208,8 @@ fn rest_parts(
         with_options(shared.json, || (method.request)(&json, &mut buf)).map_err(Rejection::Json)?;
         buf.freeze()
     };
-    let select = (!rule.response_body.is_empty())
-        .then_some((rule.response_body, rule.response_body_proto));
+    let select =
+        (!rule.response_body.is_empty()).then_some((rule.response_body, rule.response_body_proto));
     Ok((body, suffix, select))
 }
 

@@ -182,7 +182,14 @@ where
                     if let Some(at) = this.buf.iter().position(|&b| b == b'\n') {
                         let line = this.buf.split_to(at + 1);
                         *this.count += 1;
-                        if let Some(result) = message(this.encoder, &line, *this.count, "line", *this.limit, this.failure) {
+                        if let Some(result) = message(
+                            this.encoder,
+                            &line,
+                            *this.count,
+                            "line",
+                            *this.limit,
+                            this.failure,
+                        ) {
                             return Poll::Ready(Some(result));
                         }
                         continue;
@@ -190,13 +197,24 @@ where
                     if this.buf.len() > *this.limit {
                         let status = too_large("line", *this.count + 1, *this.limit);
                         *this.done = true;
-                        return Poll::Ready(Some(Err(fail(this.failure, StatusCode::PAYLOAD_TOO_LARGE, status))));
+                        return Poll::Ready(Some(Err(fail(
+                            this.failure,
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            status,
+                        ))));
                     }
                     if *this.eof {
                         *this.done = true;
                         let line = std::mem::take(this.buf);
                         *this.count += 1;
-                        match message(this.encoder, &line, *this.count, "line", *this.limit, this.failure) {
+                        match message(
+                            this.encoder,
+                            &line,
+                            *this.count,
+                            "line",
+                            *this.limit,
+                            this.failure,
+                        ) {
                             Some(result) => return Poll::Ready(Some(result)),
                             None => return Poll::Ready(None),
                         }
@@ -214,7 +232,10 @@ where
                             {
                                 *this.done = true;
                                 let rejection = Rejection::BodyTooLarge(*this.limit);
-                                return Poll::Ready(Some(Err(fail_rejection(this.failure, rejection))));
+                                return Poll::Ready(Some(Err(fail_rejection(
+                                    this.failure,
+                                    rejection,
+                                ))));
                             }
                             if this.buf.is_empty() {
                                 *this.buf = BytesMut::from(data);
@@ -230,14 +251,25 @@ where
                             Code::InvalidArgument,
                             format!("failed to read the request body: {e}"),
                         );
-                        return Poll::Ready(Some(Err(fail(this.failure, StatusCode::BAD_REQUEST, status))));
+                        return Poll::Ready(Some(Err(fail(
+                            this.failure,
+                            StatusCode::BAD_REQUEST,
+                            status,
+                        ))));
                     }
                     None => *this.eof = true,
                 },
                 SourceProj::Channel { rx } => match ready!(rx.poll_recv(cx)) {
                     Some(data) => {
                         *this.count += 1;
-                        if let Some(result) = message(this.encoder, &data, *this.count, "message", *this.limit, this.failure) {
+                        if let Some(result) = message(
+                            this.encoder,
+                            &data,
+                            *this.count,
+                            "message",
+                            *this.limit,
+                            this.failure,
+                        ) {
                             if result.is_err() {
                                 *this.done = true;
                             }
@@ -374,7 +406,10 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert!(error.is_some());
         let (http, status) = failure.get().unwrap();
-        assert_eq!((http, status.code), (StatusCode::BAD_REQUEST, Code::InvalidArgument));
+        assert_eq!(
+            (http, status.code),
+            (StatusCode::BAD_REQUEST, Code::InvalidArgument)
+        );
         assert!(status.message.starts_with("line 2: "), "{}", status.message);
     }
 
@@ -394,13 +429,19 @@ mod tests {
         assert_eq!((out.len(), error.is_some()), (1, true));
         let (_, status) = failure.get().unwrap();
         assert_eq!(status.code, Code::ResourceExhausted);
-        assert!(status.message.contains("line 2") && status.message.contains("16 bytes"), "{}", status.message);
+        assert!(
+            status.message.contains("line 2") && status.message.contains("16 bytes"),
+            "{}",
+            status.message
+        );
     }
 
     #[tokio::test]
     async fn whole_json_body_and_limits() {
         let stream = RequestStream::new(
-            Source::Body { body: Full::new(Bytes::from_static(b"\"2s\"")) },
+            Source::Body {
+                body: Full::new(Bytes::from_static(b"\"2s\"")),
+            },
             encoder(BodyRule::All),
             Wire::Json,
             64,
@@ -411,7 +452,9 @@ mod tests {
         // A blank body: the empty message for unary, no message for streams.
         for (streams_in, expected) in [(false, 1), (true, 0)] {
             let stream = RequestStream::new(
-                Source::Body { body: Full::new(Bytes::from_static(b" ")) },
+                Source::Body {
+                    body: Full::new(Bytes::from_static(b" ")),
+                },
                 encoder(BodyRule::All),
                 Wire::Json,
                 64,
@@ -422,7 +465,9 @@ mod tests {
         }
         let failure = Failure::default();
         let stream = RequestStream::new(
-            Source::Body { body: chunked(&["\"1", "0s\""]) },
+            Source::Body {
+                body: chunked(&["\"1", "0s\""]),
+            },
             encoder(BodyRule::All),
             Wire::Json,
             3,
@@ -461,7 +506,10 @@ mod tests {
         let error = encoder.encode(b"1, \"message\": \"x\"").unwrap_err();
         assert!(error.message.starts_with("malformed JSON"), "{error}");
         // The body, then the suffix (path variables), which wins on merge.
-        assert_eq!(&encoder.encode(b"3").unwrap()[..], b"\0\0\0\0\x04\x08\x03\x08\x05");
+        assert_eq!(
+            &encoder.encode(b"3").unwrap()[..],
+            b"\0\0\0\0\x04\x08\x03\x08\x05"
+        );
         assert_eq!(&encoder.encode(b"").unwrap()[..], b"\0\0\0\0\x02\x08\x05");
     }
 }

@@ -50,7 +50,10 @@ impl Renderer {
             json_name
         };
         let fields: BTreeMap<&str, &RawValue> = serde_json::from_slice(&whole).map_err(|e| {
-            Status::new(Code::Internal, format!("the response JSON does not parse: {e}"))
+            Status::new(
+                Code::Internal,
+                format!("the response JSON does not parse: {e}"),
+            )
         })?;
         match fields.get(key) {
             Some(value) => out.extend_from_slice(value.get().as_bytes()),
@@ -263,8 +266,10 @@ where
             match std::task::ready!(self.stream.poll_event(cx)) {
                 Event::Message(json) if self.stream.respond == Respond::Json => {
                     if self.message.replace(json).is_some() {
-                        let status =
-                            Status::new(Code::Internal, "the gRPC response has more than one message");
+                        let status = Status::new(
+                            Code::Internal,
+                            "the gRPC response has more than one message",
+                        );
                         self.finish(status, HeaderMap::new());
                     }
                 }
@@ -443,8 +448,10 @@ where
                 },
                 Poll::Ready(Some(Err(e))) => {
                     let e: BoxError = e.into();
-                    let status =
-                        Status::new(Code::Internal, format!("failed to read the gRPC response: {e}"));
+                    let status = Status::new(
+                        Code::Internal,
+                        format!("failed to read the gRPC response: {e}"),
+                    );
                     return self.end(status, HeaderMap::new());
                 }
                 Poll::Ready(None) => {
@@ -477,7 +484,10 @@ where
     }
 
     /// The stream as HTTP body frames (NDJSON or SSE).
-    pub(crate) fn poll_body(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    pub(crate) fn poll_body(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(chunk) = self.pending.take() {
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
@@ -512,5 +522,266 @@ where
 
     pub(crate) fn is_end_stream(&self) -> bool {
         self.finished && self.pending.is_none() && self.trailers.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcode::json::proto_to_json;
+    use bytes::BytesMut;
+    use http_body_util::{BodyExt, StreamBody};
+    use prost::Message as _;
+
+    type Frames = Vec<Result<Frame<Bytes>, BoxError>>;
+
+    fn framed(message: &impl prost::Message) -> Bytes {
+        let mut buf = BytesMut::new();
+        let at = frame::start(&mut buf);
+        message.encode(&mut buf).unwrap();
+        frame::finish(&mut buf, at);
+        buf.freeze()
+    }
+
+    fn status_message(code: i32, message: &str) -> crate::rpc::Status {
+        crate::rpc::Status {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    fn trailers(code: &'static str) -> HeaderMap {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static(code));
+        trailers.insert("x-sum", HeaderValue::from_static("7"));
+        trailers
+    }
+
+    fn grpc_response(frames: Frames) -> Response<impl Body<Data = Bytes, Error = BoxError>> {
+        Response::builder()
+            .header("content-type", "application/grpc")
+            .header("x-meta", "m")
+            .body(StreamBody::new(tokio_stream::iter(frames)))
+            .unwrap()
+    }
+
+    fn answer(respond: Respond, options: JsonOptions) -> Answer {
+        Answer {
+            respond,
+            renderer: Renderer {
+                codec: proto_to_json::<crate::rpc::Status>,
+                options,
+                select: None,
+            },
+            deadline: None,
+            keep_alive: None,
+            failure: Failure::default(),
+            limit: 1024,
+            eager: false,
+        }
+    }
+
+    async fn run<B>(
+        answer: Answer,
+        response: Response<B>,
+    ) -> (StatusCode, HeaderMap, String, Option<HeaderMap>)
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let response = match answer.start(response) {
+            Start::Done(response) => response,
+            Start::Stream(mut opening) => {
+                std::future::poll_fn(|cx| opening.poll_response(cx)).await
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let collected = body.collect().await.ok().unwrap();
+        let trailers = collected.trailers().cloned();
+        let text = String::from_utf8(collected.to_bytes().to_vec()).unwrap();
+        (parts.status, parts.headers, text, trailers)
+    }
+
+    #[tokio::test]
+    async fn ndjson_lines_then_trailers() {
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(1, "a")))),
+            Ok(Frame::data(framed(&status_message(2, "b")))),
+            Ok(Frame::trailers(trailers("0"))),
+        ];
+        let (status, headers, text, trailers) = run(
+            answer(Respond::Ndjson, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], NDJSON);
+        assert_eq!(headers["x-meta"], "m");
+        assert_eq!(
+            text,
+            "{\"code\":1,\"message\":\"a\"}\n{\"code\":2,\"message\":\"b\"}\n"
+        );
+        let trailers = trailers.unwrap();
+        assert_eq!(
+            (&trailers["grpc-status"], &trailers["x-sum"]),
+            (
+                &"0".parse::<HeaderValue>().unwrap(),
+                &"7".parse::<HeaderValue>().unwrap()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn sse_error_after_a_message_is_an_error_event() {
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(1, "a")))),
+            Ok(Frame::trailers({
+                let mut t = trailers("9");
+                t.insert("grpc-message", HeaderValue::from_static("locked%21"));
+                t
+            })),
+        ];
+        let (status, headers, text, _) = run(
+            answer(Respond::Sse, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-type"], EVENT_STREAM);
+        assert_eq!(
+            text,
+            "data: {\"code\":1,\"message\":\"a\"}\n\nevent: error\ndata: {\"code\":9,\"message\":\"locked!\"}\n\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_before_the_first_message_is_an_http_error() {
+        let frames: Frames = vec![Ok(Frame::trailers(trailers("5")))];
+        let (status, headers, text, _) = run(
+            answer(Respond::Ndjson, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(text, "{\"code\":5,\"message\":\"\"}");
+    }
+
+    #[tokio::test]
+    async fn unary_json_collects_one_message_and_prefixes_trailers() {
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(3, "x")))),
+            Ok(Frame::trailers(trailers("0"))),
+        ];
+        let (status, headers, text, _) = run(
+            answer(Respond::Json, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(
+            (status, text.as_str()),
+            (StatusCode::OK, "{\"code\":3,\"message\":\"x\"}")
+        );
+        assert_eq!(headers["trailer-x-sum"], "7");
+        // Two messages for a unary call: an error, not a guess.
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(3, "x")))),
+            Ok(Frame::data(framed(&status_message(4, "y")))),
+            Ok(Frame::trailers(trailers("0"))),
+        ];
+        let (status, _, text, _) = run(
+            answer(Respond::Json, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(status, 500, "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_over_limit_message_is_resource_exhausted() {
+        let big = status_message(1, &"x".repeat(2000));
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(1, "ok")))),
+            Ok(Frame::data(framed(&big))),
+            Ok(Frame::trailers(trailers("0"))),
+        ];
+        let (status, _, text, _) = run(
+            answer(Respond::Ndjson, JsonOptions::default()),
+            grpc_response(frames),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("{\"error\":{\"code\":8,"), "{last}");
+        assert!(last.contains("limit of 1024 bytes"), "{last}");
+    }
+
+    #[tokio::test]
+    async fn a_request_side_failure_wins_over_the_handler_status() {
+        let answer = answer(Respond::Json, JsonOptions::default());
+        answer.failure.set(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Status::new(Code::ResourceExhausted, "line 2 is too large"),
+        );
+        let response = Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "2")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let (status, _, text, _) = run(answer, response).await;
+        assert_eq!(status, 413);
+        assert!(text.contains("line 2 is too large"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_deadline_ends_a_started_stream() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        tx.send(Ok(Frame::data(framed(&status_message(1, "a")))))
+            .await
+            .unwrap();
+        let mut answer = answer(Respond::Ndjson, JsonOptions::default());
+        let timeout = Duration::from_millis(50);
+        answer.deadline = Some((timeout, Box::pin(tokio::time::sleep(timeout))));
+        let response = Response::builder()
+            .header("content-type", "application/grpc")
+            .body(StreamBody::new(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            ))
+            .unwrap();
+        let (status, _, text, trailers) = run(answer, response).await;
+        drop(tx);
+        assert_eq!(status, 200);
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("{\"error\":{\"code\":4,"), "{text}");
+        assert_eq!(trailers.unwrap()["grpc-status"], "4");
+    }
+
+    #[test]
+    fn response_body_is_looked_up_by_the_printed_name() {
+        let detail = crate::rpc::BadRequest {
+            field_violations: vec![crate::rpc::bad_request::FieldViolation {
+                field: "a".into(),
+                description: "b".into(),
+                ..Default::default()
+            }],
+        };
+        let bytes = detail.encode_to_vec();
+        for proto_names in [false, true] {
+            let renderer = Renderer {
+                codec: proto_to_json::<crate::rpc::BadRequest>,
+                options: JsonOptions {
+                    proto_names,
+                    ..JsonOptions::default()
+                },
+                select: Some(("fieldViolations", "field_violations")),
+            };
+            let mut out = Vec::new();
+            renderer.render(&bytes, &mut out).unwrap();
+            assert_eq!(
+                out, br#"[{"field":"a","description":"b"}]"#,
+                "{proto_names}"
+            );
+        }
     }
 }

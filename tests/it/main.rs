@@ -6,6 +6,7 @@
 mod common;
 mod compose;
 mod example;
+mod regressions;
 mod rest;
 mod streaming;
 mod support;

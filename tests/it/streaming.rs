@@ -67,7 +67,11 @@ async fn server_stream_as_ndjson_matches_grpc() {
         let rest = exchange(version, get(addr, "/v1/shelves/1:watch"), Some("")).await;
         let rpc = exchange(
             version,
-            post(addr, "/library.v1.LibraryService/WatchShelf", "application/json"),
+            post(
+                addr,
+                "/library.v1.LibraryService/WatchShelf",
+                "application/json",
+            ),
             Some(r#"{"shelf":"shelves/1"}"#),
         )
         .await;
@@ -155,7 +159,10 @@ async fn client_stream_as_ndjson_imports_books() {
         assert_eq!(answer.status, 200, "{version:?}");
         assert_eq!(answer.headers["content-type"], "application/json");
         let text = answer.text().await;
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!({"imported": 2}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"imported": 2})
+        );
         // The books exist, seen by gRPC.
         let mut client = support::library(addr).await;
         let book = client
@@ -212,7 +219,10 @@ async fn an_over_limit_ndjson_line_is_resource_exhausted() {
         let error: Value = serde_json::from_str(&answer.text().await).unwrap();
         assert_eq!(error["code"], 8);
         let message = error["message"].as_str().unwrap();
-        assert!(message.contains("line 2") && message.contains("256 bytes"), "{message}");
+        assert!(
+            message.contains("line 2") && message.contains("256 bytes"),
+            "{message}"
+        );
     }
 }
 
@@ -228,10 +238,16 @@ async fn bidi_over_h2c_is_full_duplex() {
         .unwrap();
     assert_eq!(chat.status, 200);
     assert_eq!(chat.headers["content-type"], "application/x-ndjson");
-    assert_eq!((first["message"].as_str(), first["index"].as_i64()), (Some("one"), None));
+    assert_eq!(
+        (first["message"].as_str(), first["index"].as_i64()),
+        (Some("one"), None)
+    );
     chat.send("{\"message\":\"two\"}\n").await;
     let second = chat.next_line().await.unwrap();
-    assert_eq!((second["message"].as_str(), second["index"].as_i64()), (Some("two"), Some(1)));
+    assert_eq!(
+        (second["message"].as_str(), second["index"].as_i64()),
+        (Some("two"), Some(1))
+    );
     chat.close();
     assert_eq!(chat.next_line().await, None);
     assert_eq!(chat.trailers.as_ref().unwrap()["grpc-status"], "0");
@@ -242,7 +258,12 @@ async fn bidi_over_http1_is_half_duplex_and_an_error_after_a_message_is_the_last
     let addr = support::start_default().await;
     for version in BOTH {
         let body = "{\"message\":\"one\"}\n{\"message\":\"no\",\"failCode\":9}\n";
-        let mut chat = exchange(version, post(addr, CHAT, "application/x-ndjson"), Some(body)).await;
+        let mut chat = exchange(
+            version,
+            post(addr, CHAT, "application/x-ndjson"),
+            Some(body),
+        )
+        .await;
         assert_eq!(chat.status, 200);
         let lines = chat.lines().await;
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -320,8 +341,16 @@ async fn ndjson_differs_from_grpc_in_nothing_but_the_framing() {
         let answer = answer.unwrap();
         by_grpc.push((answer.message, answer.index));
     }
-    let body: String = requests.iter().map(|m| format!("{{\"message\":\"{m}\"}}\n")).collect();
-    let mut chat = exchange(Version::H2c, post(addr, CHAT, "application/x-ndjson"), Some(&body)).await;
+    let body: String = requests
+        .iter()
+        .map(|m| format!("{{\"message\":\"{m}\"}}\n"))
+        .collect();
+    let mut chat = exchange(
+        Version::H2c,
+        post(addr, CHAT, "application/x-ndjson"),
+        Some(&body),
+    )
+    .await;
     let by_json: Vec<(String, i32)> = chat
         .lines()
         .await

@@ -153,9 +153,10 @@ pub async fn exchange(
     }
     let client: Client<HttpConnector, StreamingBody> = builder.build_http();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let frames = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
-        Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
-    });
+    let frames =
+        tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
+        });
     // No body at all (a GET): an empty body, ended with the headers.
     let boxed = match body {
         Some("") => BodyExt::boxed(http_body_util::Empty::new()),
@@ -213,7 +214,11 @@ impl Exchange {
                     }
                 }
                 None => {
-                    assert!(self.buf.is_empty(), "unterminated chunk {:?}", String::from_utf8_lossy(&self.buf));
+                    assert!(
+                        self.buf.is_empty(),
+                        "unterminated chunk {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    );
                     return None;
                 }
             }

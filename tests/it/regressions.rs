@@ -1,0 +1,152 @@
+//! Bugs a hostile probe found in the transcoding path, one test each.
+
+use axum::routing::post;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response};
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+
+use crate::common::Echo;
+use crate::common::echo::v1::EchoResponse;
+use crate::common::echo::v1::echo_service_server::EchoServiceServer;
+use crate::support::*;
+use dual_protocol::DualProtocolLayer;
+
+const ECHO: &str = "/echo.v1.EchoService/Echo";
+
+/// Under h2c load, a JSON call past its deadline sometimes got tonic's own
+/// gRPC-framed DEADLINE_EXCEEDED (tonic's Server starts its timer when the
+/// stream is accepted, the layer started its own at first poll). The layer's
+/// timer now starts in `call`, one tick ahead: a JSON client always gets a
+/// JSON 504.
+#[tokio::test]
+async fn a_json_deadline_under_h2c_load_is_always_json() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::builder()
+        .accept_http1(true)
+        .layer(DualProtocolLayer::new())
+        .add_service(EchoServiceServer::new(Echo))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    tokio::spawn(server);
+    for round in 0..4 {
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..250 {
+            calls.spawn(async move {
+                post_with(
+                    Version::H2c,
+                    addr,
+                    ECHO,
+                    r#"{"message":"late","delay":"0.200s"}"#,
+                    &[("grpc-timeout", "20m")],
+                )
+                .await
+            });
+        }
+        while let Some(answer) = calls.join_next().await {
+            let answer = answer.unwrap();
+            assert_eq!(answer.status, 504, "round {round}: {answer:?}");
+            assert_eq!(answer.headers["content-type"], "application/json");
+            assert!(answer.headers.get("grpc-status").is_none(), "{answer:?}");
+            assert_eq!(answer.json()["code"], 4);
+        }
+    }
+}
+
+/// Handler metadata named like a connection-level header reached the
+/// HTTP/1.1 answer (`transfer-encoding: gzip` went out as `gzip, chunked`
+/// over a plain body). Such names never go from metadata to HTTP.
+#[tokio::test]
+async fn connection_level_metadata_never_reaches_http() {
+    fn answer() -> Response<axum::body::Body> {
+        let message = EchoResponse {
+            message: "plain".into(),
+            ..Default::default()
+        };
+        let mut body = vec![0u8];
+        body.extend_from_slice(&(message.encoded_len() as u32).to_be_bytes());
+        message.encode(&mut body).unwrap();
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        trailers.insert("transfer-encoding", HeaderValue::from_static("gzip"));
+        trailers.insert("x-trailer", HeaderValue::from_static("kept"));
+        let frames: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = vec![
+            Ok(http_body::Frame::data(body.into())),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        Response::builder()
+            .header("content-type", "application/grpc")
+            .header("transfer-encoding", "gzip")
+            .header("connection", "close")
+            .header("keep-alive", "timeout=5")
+            .header("upgrade", "h2c")
+            .header("content-encoding", "br")
+            .header("x-kept", "yes")
+            .body(axum::body::Body::new(http_body_util::StreamBody::new(
+                tokio_stream::iter(frames),
+            )))
+            .unwrap()
+    }
+    let router = axum::Router::new()
+        .route(ECHO, post(|| async { answer() }))
+        .layer(DualProtocolLayer::new());
+    let addr = serve_axum(router).await;
+    for version in BOTH {
+        let answer = post_json(version, addr, ECHO, "{}").await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.json()["message"], "plain");
+        assert_eq!(answer.headers["x-kept"], "yes");
+        assert_eq!(answer.headers["trailer-x-trailer"], "kept");
+        for name in [
+            "connection",
+            "keep-alive",
+            "upgrade",
+            "content-encoding",
+            "trailer-transfer-encoding",
+        ] {
+            assert!(answer.headers.get(name).is_none(), "{name}: {answer:?}");
+        }
+        let encodings: Vec<_> = answer.headers.get_all("transfer-encoding").iter().collect();
+        assert!(
+            encodings.iter().all(|v| *v == "chunked"),
+            "{version:?}: {answer:?}"
+        );
+    }
+}
+
+/// REST routes whose `body` is one field accepted duplicate JSON keys (last
+/// wins) though the RPC path rejects them: the body went through a
+/// `serde_json::Value`. It is now parsed by the message's own codec.
+#[tokio::test]
+async fn duplicate_keys_are_rejected_on_a_single_field_rest_body() {
+    let addr = start_default().await;
+    for version in BOTH {
+        let answer = post_json(
+            version,
+            addr,
+            "/v1/shelves/2/books",
+            r#"{"title":"a","title":"b"}"#,
+        )
+        .await;
+        let error = answer.error(400, 3);
+        assert!(
+            error["message"].as_str().unwrap().contains("duplicate"),
+            "{error}"
+        );
+        let request = http::Request::patch(format!("http://{addr}/v1/shelves/1/books/1"))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::from(r#"{"title":"a","title":"b"}"#))
+            .unwrap();
+        send(version, request).await.error(400, 3);
+        // A body that is not one JSON value cannot set other fields.
+        let answer = post_json(
+            version,
+            addr,
+            "/v1/shelves/2/books",
+            r#"{"title":"a"}, "parent": "shelves/1""#,
+        )
+        .await;
+        answer.error(400, 3);
+    }
+}
