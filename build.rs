@@ -6,6 +6,7 @@ fn main() -> std::io::Result<()> {
         &[
             "proto/google/rpc/status.proto",
             "proto/google/rpc/error_details.proto",
+            "proto/google/api/httpbody.proto",
             "proto/library/v1/library.proto",
             "proto/echo/v1/echo.proto",
             "proto/resttest/v1/resttest.proto",

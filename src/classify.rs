@@ -52,6 +52,18 @@ pub(crate) enum Wire {
     Ndjson,
     /// A WebSocket (HTTP/1.1 upgrade): one message per text frame.
     WebSocket,
+    /// Raw bytes for a `google.api.HttpBody`, with the request's
+    /// content type (for client streams: one message per chunk read).
+    Raw(RawInto),
+}
+
+/// Where raw request bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawInto {
+    /// The request message is the `google.api.HttpBody`.
+    Message,
+    /// The `google.api.HttpBody` field with this number.
+    Field(u32),
 }
 
 /// How the client gets its answer.
@@ -67,6 +79,12 @@ pub(crate) enum Respond {
     Sse,
     /// Text frames on the WebSocket, then a close frame with the status.
     WebSocket,
+    /// The one `google.api.HttpBody`'s bytes, with its content type.
+    Raw,
+    /// Each `google.api.HttpBody`'s bytes as they come (a download), with
+    /// the first one's content type; a failure after the first aborts the
+    /// body (and is in the HTTP/2 trailers).
+    RawStream,
 }
 
 pub(crate) const NDJSON: &str = "application/x-ndjson";
@@ -134,7 +152,7 @@ pub(crate) fn classify<'a, B: http_body::Body>(
         Ok(target) => target,
         Err(rejection) => return Decision::Reject(rejection),
     };
-    match plan(request, method, shared.max_request_bytes) {
+    match plan(request, method, rest.as_ref(), shared) {
         Ok((wire, respond)) => Decision::Transcode(Plan {
             method,
             rest,
@@ -158,7 +176,8 @@ fn json_only(shared: &Shared, rejection: Rejection) -> Decision<'static> {
 fn plan<B: http_body::Body>(
     request: &Request<B>,
     method: &MethodDescriptor,
-    max_request_bytes: usize,
+    rest: Option<&RestTarget<'_>>,
+    shared: &Shared,
 ) -> Result<(Wire, Respond), Rejection> {
     if is_websocket(request) {
         return Ok((Wire::WebSocket, Respond::WebSocket));
@@ -168,6 +187,42 @@ fn plan<B: http_body::Body>(
         method.kind,
         MethodKind::ClientStreaming | MethodKind::BidiStreaming
     );
+    let streams_out = matches!(
+        method.kind,
+        MethodKind::ServerStreaming | MethodKind::BidiStreaming
+    );
+    // `google.api.HttpBody` out: the raw bytes with their content type.
+    let respond_raw =
+        method.output == HTTP_BODY && rest.is_none_or(|r| r.rule.response_body.is_empty());
+    let raw_respond = if streams_out {
+        Respond::RawStream
+    } else {
+        Respond::Raw
+    };
+    // `google.api.HttpBody` in: any content type, taken as it is.
+    if let Some(raw) = raw_input(method, rest, shared) {
+        if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
+            && encoding != "identity"
+        {
+            return Err(Rejection::UnsupportedEncoding(encoding.clone()));
+        }
+        let respond = if respond_raw {
+            raw_respond
+        } else if streams_out && accepts_sse(headers) {
+            Respond::Sse
+        } else if streams_out {
+            Respond::Ndjson
+        } else {
+            Respond::Json
+        };
+        if !streams_in
+            && declared_length(headers).is_some_and(|len| len > shared.max_request_bytes as u64)
+        {
+            return Err(Rejection::BodyTooLarge(shared.max_request_bytes));
+        }
+        return Ok((Wire::Raw(raw), respond));
+    }
+    let max_request_bytes = shared.max_request_bytes;
     let expected = if streams_in {
         "application/x-ndjson or application/json"
     } else {
@@ -193,16 +248,13 @@ fn plan<B: http_body::Body>(
     {
         return Err(Rejection::UnsupportedEncoding(encoding.clone()));
     }
-    if wire == Wire::Json {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > max_request_bytes as u64) {
-            return Err(Rejection::BodyTooLarge(max_request_bytes));
-        }
+    if wire == Wire::Json
+        && declared_length(headers).is_some_and(|len| len > max_request_bytes as u64)
+    {
+        return Err(Rejection::BodyTooLarge(max_request_bytes));
     }
     let respond = match method.kind {
+        _ if respond_raw => raw_respond,
         MethodKind::ServerStreaming | MethodKind::BidiStreaming if accepts_sse(headers) => {
             Respond::Sse
         }
@@ -210,6 +262,35 @@ fn plan<B: http_body::Body>(
         _ => Respond::Json,
     };
     Ok((wire, respond))
+}
+
+/// The full name of `google.api.HttpBody`, the raw-body message.
+pub(crate) const HTTP_BODY: &str = "google.api.HttpBody";
+
+/// Where raw request bytes go, when the method takes a `google.api.HttpBody`
+/// (as its input, or as the field its REST `body` names).
+fn raw_input(
+    method: &MethodDescriptor,
+    rest: Option<&RestTarget<'_>>,
+    shared: &Shared,
+) -> Option<RawInto> {
+    match rest.map_or("*", |r| r.rule.body) {
+        "*" => (method.input == HTTP_BODY).then_some(RawInto::Message),
+        "" => None,
+        field => shared
+            .registry
+            .fields(method.input)
+            .iter()
+            .find(|f| f.json_name == field && f.message == HTTP_BODY && !f.repeated)
+            .map(|f| RawInto::Field(f.number)),
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// Whether a content-type says gRPC (`application/grpc`, `+proto`, `-web`, ...).

@@ -8,6 +8,7 @@
 //! HTTP status.
 //!
 //! ```no_run
+//! # mod google { pub mod api { dual_protocol::include_proto!("google.api"); } }
 //! # mod library { pub mod v1 { dual_protocol::include_proto!("library.v1"); } }
 //! # use library::v1::library_service_server::{LibraryService, LibraryServiceServer};
 //! use dual_protocol::DualProtocolLayer;

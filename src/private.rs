@@ -33,6 +33,7 @@ pub enum FieldKind {
 pub const fn field(
     name: &'static str,
     json_name: &'static str,
+    number: u32,
     kind: FieldKind,
     repeated: bool,
     message: &'static str,
@@ -40,6 +41,7 @@ pub const fn field(
     FieldDescriptor {
         name,
         json_name,
+        number,
         kind,
         repeated,
         message,
@@ -85,6 +87,7 @@ pub const fn service(
 const fn method<Req, Resp>(
     path: &'static str,
     input: &'static str,
+    output: &'static str,
     http: &'static [HttpRule],
     kind: MethodKind,
 ) -> MethodDescriptor
@@ -95,6 +98,7 @@ where
     MethodDescriptor {
         path,
         input,
+        output,
         http,
         kind,
         request: json_to_proto::<Req>,
@@ -105,49 +109,53 @@ where
 pub const fn unary<Req, Resp>(
     path: &'static str,
     input: &'static str,
+    output: &'static str,
     http: &'static [HttpRule],
 ) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, input, http, MethodKind::Unary)
+    method::<Req, Resp>(path, input, output, http, MethodKind::Unary)
 }
 
 pub const fn server_streaming<Req, Resp>(
     path: &'static str,
     input: &'static str,
+    output: &'static str,
     http: &'static [HttpRule],
 ) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, input, http, MethodKind::ServerStreaming)
+    method::<Req, Resp>(path, input, output, http, MethodKind::ServerStreaming)
 }
 
 pub const fn client_streaming<Req, Resp>(
     path: &'static str,
     input: &'static str,
+    output: &'static str,
     http: &'static [HttpRule],
 ) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, input, http, MethodKind::ClientStreaming)
+    method::<Req, Resp>(path, input, output, http, MethodKind::ClientStreaming)
 }
 
 pub const fn bidi_streaming<Req, Resp>(
     path: &'static str,
     input: &'static str,
+    output: &'static str,
     http: &'static [HttpRule],
 ) -> MethodDescriptor
 where
     Req: Message + Default + DeserializeOwned,
     Resp: Message + Default + Serialize,
 {
-    method::<Req, Resp>(path, input, http, MethodKind::BidiStreaming)
+    method::<Req, Resp>(path, input, output, http, MethodKind::BidiStreaming)
 }
 
 pub const fn message<M>(

@@ -34,6 +34,8 @@ pub struct MethodDescriptor {
     pub(crate) path: &'static str,
     /// Full name of the input message.
     pub(crate) input: &'static str,
+    /// Full name of the output message.
+    pub(crate) output: &'static str,
     pub(crate) http: &'static [HttpRule],
     pub(crate) kind: MethodKind,
     pub(crate) request: JsonToProto,
@@ -97,6 +99,7 @@ impl HttpRule {
 pub struct FieldDescriptor {
     pub(crate) name: &'static str,
     pub(crate) json_name: &'static str,
+    pub(crate) number: u32,
     pub(crate) kind: crate::__private::FieldKind,
     pub(crate) repeated: bool,
     /// For message fields, the full name of their type.

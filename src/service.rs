@@ -119,6 +119,15 @@ impl<S> DualProtocolService<S> {
     {
         let method: MethodDescriptor = *plan.method;
         let (mut parts, body) = request.into_parts();
+        let content_type = match plan.wire {
+            Wire::Raw(_) => parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            Wire::Json | Wire::Ndjson | Wire::WebSocket => String::new(),
+        };
         let deadline = metadata::request_to_grpc(&mut parts.headers)?;
         let (body_rule, suffix, select) = match plan.rest {
             None => (BodyRule::All, Bytes::new(), None),
@@ -139,13 +148,15 @@ impl<S> DualProtocolService<S> {
         );
         let limit = match plan.wire {
             Wire::Json => shared.max_request_bytes,
-            Wire::Ndjson | Wire::WebSocket => shared.max_message_bytes,
+            Wire::Raw(_) if !streams_in => shared.max_request_bytes,
+            Wire::Raw(_) | Wire::Ndjson | Wire::WebSocket => shared.max_message_bytes,
         };
         let encoder = Encoder {
             codec: method.request,
             options: shared.json,
             body: body_rule,
             suffix,
+            content_type,
         };
         let stream = RequestStream::new(
             Source::Body { body },

@@ -36,8 +36,8 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
             let path = format!("/{}/{}", service.full_name, method.name);
             write!(
                 out,
-                "        {PRIVATE}::{constructor}::<{}, {}>({path:?}, {:?}, &[",
-                method.input, method.output, method.input_name
+                "        {PRIVATE}::{constructor}::<{}, {}>({path:?}, {:?}, {:?}, &[",
+                method.input, method.output, method.input_name, method.output_name
             )?;
             for http in &method.http {
                 write!(
@@ -64,9 +64,10 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
         for field in &message.fields {
             write!(
                 out,
-                "{PRIVATE}::field({:?}, {:?}, {PRIVATE}::FieldKind::{:?}, {}, {:?}), ",
+                "{PRIVATE}::field({:?}, {:?}, {}, {PRIVATE}::FieldKind::{:?}, {}, {:?}), ",
                 field.name,
                 field.json_name,
+                field.number,
                 field.kind,
                 field.repeated,
                 field.message.as_deref().unwrap_or_default()
@@ -96,6 +97,7 @@ mod tests {
                     Method {
                         name: "Get".into(),
                         input_name: "a.v1.GetRequest".into(),
+                        output_name: "google.protobuf.Empty".into(),
                         http: vec![crate::model::Http {
                             verb: "GET".into(),
                             template: "/v1/{name=things/*}".into(),
@@ -111,6 +113,7 @@ mod tests {
                     Method {
                         name: "Chat".into(),
                         input_name: "a.v1.Msg".into(),
+                        output_name: "a.v1.Msg".into(),
                         http: Vec::new(),
                         input: "Msg".into(),
                         output: "Msg".into(),
@@ -125,6 +128,7 @@ mod tests {
                 fields: vec![crate::http_rule::FieldInfo {
                     name: "page_size".into(),
                     json_name: "pageSize".into(),
+                    number: 1,
                     kind: crate::http_rule::FieldKind::String,
                     repeated: false,
                     message: None,
@@ -134,9 +138,9 @@ mod tests {
         let mut out = String::new();
         super::package(&package, &mut out);
         let expected = [
-            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ]),"#,
-            r#"::dual_protocol::__private::bidi_streaming::<Msg, Msg>("/a.v1.Svc/Chat", "a.v1.Msg", &[]),"#,
-            r#"::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[::dual_protocol::__private::field("page_size", "pageSize", ::dual_protocol::__private::FieldKind::String, false, ""), ]),"#,
+            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", "google.protobuf.Empty", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ]),"#,
+            r#"::dual_protocol::__private::bidi_streaming::<Msg, Msg>("/a.v1.Svc/Chat", "a.v1.Msg", "a.v1.Msg", &[]),"#,
+            r#"::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[::dual_protocol::__private::field("page_size", "pageSize", 1, ::dual_protocol::__private::FieldKind::String, false, ""), ]),"#,
         ];
         for line in expected {
             assert!(out.contains(line), "{line}\nnot in\n{out}");

@@ -82,6 +82,8 @@ pub(crate) struct FieldInfo {
     pub(crate) name: String,
     /// The proto3 JSON name (`displayName`).
     pub(crate) json_name: String,
+    /// The field number.
+    pub(crate) number: u32,
     pub(crate) kind: FieldKind,
     /// `repeated` (never true for maps, which are [`FieldKind::Unsupported`]).
     pub(crate) repeated: bool,
@@ -463,6 +465,7 @@ fn add_tables(root: &MessageDescriptor, tables: &mut BTreeMap<String, Vec<FieldI
             fields.push(FieldInfo {
                 name: field.name().to_owned(),
                 json_name: field.json_name().to_owned(),
+                number: field.number(),
                 kind,
                 repeated: field.is_list(),
                 message: nested.map(|m| m.full_name().to_owned()),
@@ -634,6 +637,7 @@ mod tests {
             FieldInfo {
                 name: "author".into(),
                 json_name: "author".into(),
+                number: row("author").number,
                 kind: FieldKind::Message,
                 repeated: false,
                 message: Some("lib.v1.Author".into()),

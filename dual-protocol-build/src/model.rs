@@ -28,6 +28,8 @@ pub(crate) struct Method {
     pub(crate) name: String,
     /// Full proto name of the input message, e.g. `library.v1.GetBookRequest`.
     pub(crate) input_name: String,
+    /// Full proto name of the output message.
+    pub(crate) output_name: String,
     /// The REST bindings of its `google.api.http` rule.
     pub(crate) http: Vec<Http>,
     /// Rust paths of the input and output types, relative to the package module.
@@ -101,6 +103,7 @@ pub(crate) fn packages(fds: &FileDescriptorSet) -> Result<Vec<Package>, String> 
                     .map(|m| Method {
                         name: m.name().to_owned(),
                         input_name: m.input_type().trim_start_matches('.').to_owned(),
+                        output_name: m.output_type().trim_start_matches('.').to_owned(),
                         http: Vec::new(),
                         input: m.input_type().to_owned(),
                         output: m.output_type().to_owned(),

@@ -17,6 +17,13 @@ use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+/// `google.api.HttpBody`, which the library's cover methods use.
+pub mod google {
+    pub mod api {
+        dual_protocol::include_proto!("google.api");
+    }
+}
+
 pub mod library {
     pub mod v1 {
         dual_protocol::include_proto!("library.v1");
@@ -116,8 +123,16 @@ impl Interceptor for BearerToken {
 struct State {
     shelves: BTreeMap<String, Shelf>,
     books: BTreeMap<String, Book>,
+    /// Book name -> (content type, bytes).
+    covers: BTreeMap<String, (String, bytes::Bytes)>,
     next_id: u64,
 }
+
+/// The largest cover the example stores.
+pub const MAX_COVER_BYTES: usize = 1024 * 1024;
+
+/// The chunk size of a cover download.
+const COVER_CHUNK: usize = 16 * 1024;
 
 /// The library: shelves and books in memory.
 #[derive(Clone, Default)]
@@ -426,6 +441,99 @@ impl LibraryService for Library {
             imported += 1;
         }
         Ok(Response::new(ImportBooksResponse { imported }))
+    }
+
+    /// Stores the chunks as the book's cover, with the first chunk's content
+    /// type; at most [`MAX_COVER_BYTES`].
+    async fn upload_cover(
+        &self,
+        request: Request<Streaming<UploadCoverRequest>>,
+    ) -> Result<Response<Cover>, Status> {
+        let mut stream = request.into_inner();
+        let mut name = None;
+        let mut content_type = String::new();
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            let name = name.get_or_insert_with(|| chunk.name.clone());
+            if !self.state().books.contains_key(name.as_str()) {
+                return Err(not_found("book", name));
+            }
+            let body = chunk.data.unwrap_or_default();
+            if content_type.is_empty() {
+                content_type = body.content_type;
+            }
+            if data.len() + body.data.len() > MAX_COVER_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "a cover is at most {MAX_COVER_BYTES} bytes"
+                )));
+            }
+            data.extend_from_slice(&body.data);
+        }
+        let name = name.ok_or_else(|| bad_field("name", "no chunk was sent"))?;
+        if content_type.is_empty() {
+            content_type = "application/octet-stream".into();
+        }
+        let cover = Cover {
+            name: name.clone(),
+            content_type: content_type.clone(),
+            size: data.len() as i64,
+        };
+        self.state()
+            .covers
+            .insert(name, (content_type, bytes::Bytes::from(data)));
+        Ok(Response::new(cover))
+    }
+
+    async fn get_cover(
+        &self,
+        request: Request<GetCoverRequest>,
+    ) -> Result<Response<google::api::HttpBody>, Status> {
+        let (content_type, data) = self.cover(&request.get_ref().name)?;
+        Ok(Response::new(google::api::HttpBody {
+            content_type,
+            data: data.to_vec(),
+            extensions: Vec::new(),
+        }))
+    }
+
+    type DownloadCoverStream = BoxStream<google::api::HttpBody>;
+
+    /// The cover in chunks of 16 KiB, made as the client reads them.
+    async fn download_cover(
+        &self,
+        request: Request<GetCoverRequest>,
+    ) -> Result<Response<Self::DownloadCoverStream>, Status> {
+        let (content_type, data) = self.cover(&request.get_ref().name)?;
+        let chunks = unfold(
+            (content_type, data),
+            |(content_type, mut data)| async move {
+                if data.is_empty() {
+                    return None;
+                }
+                let chunk = data.split_to(data.len().min(COVER_CHUNK));
+                let body = google::api::HttpBody {
+                    content_type: content_type.clone(),
+                    data: chunk.to_vec(),
+                    extensions: Vec::new(),
+                };
+                Some((Ok(body), (content_type, data)))
+            },
+        );
+        Ok(Response::new(chunks))
+    }
+}
+
+impl Library {
+    fn cover(&self, name: &str) -> Result<(String, bytes::Bytes), Status> {
+        let state = self.state();
+        if !state.books.contains_key(name) {
+            return Err(not_found("book", name));
+        }
+        state
+            .covers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found("cover of book", name))
     }
 }
 

@@ -13,7 +13,7 @@ use http_body::{Body, Frame};
 use pin_project_lite::pin_project;
 
 use crate::__private::json::{JsonOptions, with_options};
-use crate::classify::Wire;
+use crate::classify::{RawInto, Wire};
 use crate::error::Rejection;
 use crate::registry::JsonToProto;
 use crate::status::{Code, Status};
@@ -42,9 +42,50 @@ pub(crate) struct Encoder {
     /// Protobuf of the path variables and query parameters, appended after
     /// each message: protobuf's merge rule makes them override the body.
     pub(crate) suffix: Bytes,
+    /// The request's content type, for raw (`google.api.HttpBody`) bodies.
+    pub(crate) content_type: String,
+}
+
+/// `google.api.HttpBody`, as far as the layer reads and writes it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct HttpBody {
+    #[prost(string, tag = "1")]
+    pub(crate) content_type: String,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub(crate) data: Bytes,
 }
 
 impl Encoder {
+    /// The framed protobuf of a message whose `google.api.HttpBody` holds
+    /// `data` (with the request's content type): written field by field,
+    /// so the data is copied once, into the frame.
+    pub(crate) fn encode_raw(&self, into: RawInto, data: &[u8]) -> Bytes {
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        // The HttpBody's fields before its data: content_type, data's key
+        // and length.
+        let mut head = Vec::with_capacity(self.content_type.len() + 16);
+        if !self.content_type.is_empty() {
+            prost::encoding::string::encode(1, &self.content_type, &mut head);
+        }
+        if !data.is_empty() {
+            encode_key(2, WireType::LengthDelimited, &mut head);
+            encode_varint(data.len() as u64, &mut head);
+        }
+        let mut buf = BytesMut::with_capacity(
+            frame::HEADER_LEN + 16 + head.len() + data.len() + self.suffix.len(),
+        );
+        let at = frame::start(&mut buf);
+        if let RawInto::Field(number) = into {
+            encode_key(number, WireType::LengthDelimited, &mut buf);
+            encode_varint((head.len() + data.len()) as u64, &mut buf);
+        }
+        buf.extend_from_slice(&head);
+        buf.extend_from_slice(data);
+        buf.extend_from_slice(&self.suffix);
+        frame::finish(&mut buf, at);
+        buf.freeze()
+    }
+
     /// The framed protobuf of the message whose JSON is `json`.
     pub(crate) fn encode(&self, json: &[u8]) -> Result<Bytes, JsonError> {
         let blank = json.iter().all(u8::is_ascii_whitespace);
@@ -177,7 +218,28 @@ where
                         Err(e) => Err(fail_rejection(this.failure, Rejection::Json(e))),
                     }));
                 }
-                Wire::Json => {}
+                Wire::Raw(into) if !*this.streams_in && *this.eof => {
+                    *this.done = true;
+                    let data = std::mem::take(this.buf);
+                    return Poll::Ready(Some(Ok(Frame::data(
+                        this.encoder.encode_raw(into, &data),
+                    ))));
+                }
+                // A raw upload: each chunk read (cut at the limit) is a message.
+                Wire::Raw(into) if *this.streams_in => {
+                    if !this.buf.is_empty() {
+                        let take = this.buf.len().min(*this.limit);
+                        let chunk = this.buf.split_to(take);
+                        return Poll::Ready(Some(Ok(Frame::data(
+                            this.encoder.encode_raw(into, &chunk),
+                        ))));
+                    }
+                    if *this.eof {
+                        *this.done = true;
+                        return Poll::Ready(None);
+                    }
+                }
+                Wire::Json | Wire::Raw(_) => {}
                 Wire::Ndjson => {
                     if let Some(at) = this.buf.iter().position(|&b| b == b'\n') {
                         let line = this.buf.split_to(at + 1);
@@ -227,9 +289,12 @@ where
                 SourceProj::Body { body } => match ready!(body.poll_frame(cx)) {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
-                            if *this.wire == Wire::Json
-                                && this.buf.len().saturating_add(data.len()) > *this.limit
-                            {
+                            let whole = match *this.wire {
+                                Wire::Json => true,
+                                Wire::Raw(_) => !*this.streams_in,
+                                Wire::Ndjson | Wire::WebSocket => false,
+                            };
+                            if whole && this.buf.len().saturating_add(data.len()) > *this.limit {
                                 *this.done = true;
                                 let rejection = Rejection::BodyTooLarge(*this.limit);
                                 return Poll::Ready(Some(Err(fail_rejection(
@@ -343,6 +408,7 @@ mod tests {
             options: JsonOptions::default(),
             body,
             suffix: Bytes::new(),
+            content_type: String::new(),
         }
     }
 
@@ -502,6 +568,7 @@ mod tests {
             options: JsonOptions::default(),
             body: BodyRule::Field("code"),
             suffix: Bytes::from_static(b"\x08\x05"),
+            content_type: String::new(),
         };
         let error = encoder.encode(b"1, \"message\": \"x\"").unwrap_err();
         assert!(error.message.starts_with("malformed JSON"), "{error}");
@@ -511,5 +578,70 @@ mod tests {
             b"\0\0\0\0\x04\x08\x03\x08\x05"
         );
         assert_eq!(&encoder.encode(b"").unwrap()[..], b"\0\0\0\0\x02\x08\x05");
+    }
+
+    #[test]
+    fn raw_bodies_encode_as_http_body() {
+        use prost::Message as _;
+        let encoder = Encoder {
+            codec: crate::transcode::json::json_to_proto::<crate::rpc::Status>,
+            options: JsonOptions::default(),
+            body: BodyRule::All,
+            suffix: Bytes::new(),
+            content_type: "image/png".into(),
+        };
+        let framed = encoder.encode_raw(RawInto::Message, b"\x89PNG");
+        let body = HttpBody::decode(&framed[frame::HEADER_LEN..]).unwrap();
+        assert_eq!(
+            (body.content_type.as_str(), &body.data[..]),
+            ("image/png", &b"\x89PNG"[..])
+        );
+        // As field 2 of an outer message (`SetCoverRequest.cover`).
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Outer {
+            #[prost(string, tag = "1")]
+            name: String,
+            #[prost(message, optional, tag = "2")]
+            cover: Option<HttpBody>,
+        }
+        let encoder = Encoder {
+            suffix: Outer {
+                name: "b".into(),
+                cover: None,
+            }
+            .encode_to_vec()
+            .into(),
+            ..encoder
+        };
+        let framed = encoder.encode_raw(RawInto::Field(2), b"");
+        let outer = Outer::decode(&framed[frame::HEADER_LEN..]).unwrap();
+        assert_eq!(outer.name, "b");
+        assert_eq!(outer.cover.unwrap().content_type, "image/png");
+    }
+
+    #[tokio::test]
+    async fn a_raw_upload_is_one_message_per_chunk_cut_at_the_limit() {
+        let mut encoder = encoder(BodyRule::All);
+        encoder.content_type = "text/plain".into();
+        let stream = RequestStream::new(
+            Source::Body {
+                body: chunked(&["abcdefghij", "kl"]),
+            },
+            encoder,
+            Wire::Raw(RawInto::Message),
+            4,
+            true,
+            Failure::default(),
+        );
+        let (out, error) = frames(stream).await;
+        assert_eq!(error, None);
+        let datas: Vec<Bytes> = out
+            .iter()
+            .map(|f| {
+                use prost::Message as _;
+                HttpBody::decode(&f[frame::HEADER_LEN..]).unwrap().data
+            })
+            .collect();
+        assert_eq!(datas, [&b"abcd"[..], b"efgh", b"ij", b"kl"]);
     }
 }

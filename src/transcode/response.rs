@@ -22,6 +22,7 @@ use crate::classify::{EVENT_STREAM, NDJSON, Respond, is_grpc};
 use crate::metadata;
 use crate::registry::ProtoToJson;
 use crate::status::{Code, Status};
+use crate::transcode::request::HttpBody;
 use crate::transcode::{Failure, frame};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -214,10 +215,11 @@ impl<B> Opening<B> {
                 HeaderValue::from_static("application/json"),
             );
             Response::from_parts(parts, DualBody::full(status.to_json(options)))
-        } else if self.stream.respond == Respond::Json {
+        } else if self.stream.single() {
             match self.message.take() {
                 Some(json) => {
                     metadata::trailers_to_headers(&mut parts.headers, &trailers);
+                    self.stream.set_content_type(&mut parts.headers);
                     parts.status = StatusCode::OK;
                     Response::from_parts(parts, DualBody::full(json.into()))
                 }
@@ -264,7 +266,7 @@ where
                 return Poll::Ready(done);
             }
             match std::task::ready!(self.stream.poll_event(cx)) {
-                Event::Message(json) if self.stream.respond == Respond::Json => {
+                Event::Message(json) if self.stream.single() => {
                     if self.message.replace(json).is_some() {
                         let status = Status::new(
                             Code::Internal,
@@ -302,6 +304,8 @@ pub(crate) struct ResponseStream<B> {
     pending: Option<Bytes>,
     /// Trailers to send last.
     trailers: Option<HeaderMap>,
+    /// For raw answers: the first `google.api.HttpBody`'s content type.
+    content_type: Option<HeaderValue>,
 }
 
 impl<B> std::fmt::Debug for ResponseStream<B> {
@@ -332,6 +336,7 @@ impl<B> ResponseStream<B> {
             finished: false,
             pending: None,
             trailers: None,
+            content_type: None,
         }
     }
 
@@ -353,7 +358,13 @@ impl<B> ResponseStream<B> {
             finished: true,
             pending: None,
             trailers: None,
+            content_type: None,
         }
+    }
+
+    /// Whether the answer is one message (JSON or raw), sent whole.
+    fn single(&self) -> bool {
+        matches!(self.respond, Respond::Json | Respond::Raw)
     }
 
     fn set_content_type(&self, headers: &mut HeaderMap) {
@@ -364,6 +375,14 @@ impl<B> ResponseStream<B> {
             }
             Respond::Json | Respond::WebSocket => "application/json",
             Respond::Ndjson => NDJSON,
+            Respond::Raw | Respond::RawStream => {
+                let value = self
+                    .content_type
+                    .clone()
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+                headers.insert(header::CONTENT_TYPE, value);
+                return;
+            }
         };
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
@@ -381,16 +400,29 @@ impl<B> ResponseStream<B> {
     }
 
     /// One message's framing for the client.
-    fn render(&self, message: &[u8]) -> Result<Vec<u8>, Status> {
+    fn render(&mut self, message: Bytes) -> Result<Vec<u8>, Status> {
+        if let Respond::Raw | Respond::RawStream = self.respond {
+            use prost::Message as _;
+            let body = HttpBody::decode(message).map_err(|e| {
+                Status::new(
+                    Code::Internal,
+                    format!("the gRPC response is not a google.api.HttpBody: {e}"),
+                )
+            })?;
+            if self.content_type.is_none() && !body.content_type.is_empty() {
+                self.content_type = HeaderValue::try_from(body.content_type).ok();
+            }
+            return Ok(body.data.into());
+        }
         let mut out = Vec::with_capacity(message.len() * 2 + 16);
         if self.respond == Respond::Sse {
             out.extend_from_slice(b"data: ");
         }
-        self.renderer.render(message, &mut out)?;
+        self.renderer.render(&message, &mut out)?;
         match self.respond {
             Respond::Ndjson => out.push(b'\n'),
             Respond::Sse => out.extend_from_slice(b"\n\n"),
-            Respond::Json | Respond::WebSocket => {}
+            Respond::Json | Respond::WebSocket | Respond::Raw | Respond::RawStream => {}
         }
         Ok(out)
     }
@@ -416,7 +448,7 @@ where
             match self.decoder.next() {
                 Ok(Some(message)) => {
                     self.reset_keep_alive();
-                    return match self.render(&message) {
+                    return match self.render(message) {
                         Ok(out) => Poll::Ready(Event::Message(out)),
                         Err(status) => self.end(status, HeaderMap::new()),
                     };
@@ -500,6 +532,13 @@ where
         Poll::Ready(Some(Ok(match std::task::ready!(self.poll_event(cx)) {
             Event::Message(chunk) => Frame::data(chunk.into()),
             Event::KeepAlive => Frame::data(Bytes::from_static(b": keep-alive\n\n")),
+            // A download cut short: abort the body, so that the client
+            // cannot take a truncated file for a whole one.
+            Event::End(status, _)
+                if self.respond == Respond::RawStream && status.code != Code::Ok =>
+            {
+                return Poll::Ready(Some(Err(Box::new(status.to_tonic()))));
+            }
             Event::End(status, trailers) => {
                 let options = self.renderer.options;
                 let last = match self.respond {

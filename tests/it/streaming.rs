@@ -364,3 +364,85 @@ async fn ndjson_differs_from_grpc_in_nothing_but_the_framing() {
         .collect();
     assert_eq!(by_json, by_grpc);
 }
+
+/// `google.api.HttpBody`: a cover uploaded as raw bytes (a client stream of
+/// chunks), then downloaded whole and as a stream, with its content type.
+#[tokio::test]
+async fn raw_bodies_upload_and_download() {
+    let addr = support::start_default().await;
+    let cover: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    for (book, version) in [(1, Version::Http1), (2, Version::H2c)] {
+        let path = &format!("/v1/shelves/1/books/{book}/cover");
+        // Not there yet.
+        let answer = exchange(version, get(addr, path), Some("")).await;
+        assert_eq!(answer.status, 404, "{version:?}");
+
+        let upload = support::upload(
+            version,
+            Request::put(format!("http://{addr}{path}")).header("content-type", "image/x-test"),
+            cover.chunks(7_000).map(<[u8]>::to_vec).collect(),
+        )
+        .await;
+        assert_eq!(upload.status, 200, "{version:?}");
+        let stored: Value = serde_json::from_str(&upload.text().await).unwrap();
+        assert_eq!(
+            stored,
+            json!({"name": format!("shelves/1/books/{book}"), "contentType": "image/x-test", "size": "40000"})
+        );
+
+        let whole = exchange(version, get(addr, path), Some("")).await;
+        assert_eq!(whole.status, 200);
+        assert_eq!(whole.status, 200);
+        assert_eq!(whole.headers["content-type"], "image/x-test");
+        assert_eq!(whole.bytes().await, cover);
+
+        let mut download =
+            exchange(version, get(addr, &format!("{path}:download")), Some("")).await;
+        assert_eq!(download.status, 200);
+        assert_eq!(download.headers["content-type"], "image/x-test");
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = download.next_data().await {
+            got.extend_from_slice(&chunk);
+            chunks += 1;
+        }
+        assert_eq!(got, cover);
+        assert!(chunks >= 3, "{chunks} chunks: streamed per message");
+        if version == Version::H2c {
+            assert_eq!(download.trailers.as_ref().unwrap()["grpc-status"], "0");
+        }
+    }
+    // The same bytes by gRPC.
+    let by_grpc = support::library(addr)
+        .await
+        .get_cover(crate::common::library::v1::GetCoverRequest {
+            name: "shelves/1/books/2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (by_grpc.content_type.as_str(), by_grpc.data),
+        ("image/x-test", cover)
+    );
+}
+
+#[tokio::test]
+async fn an_over_limit_raw_upload_is_refused_and_the_server_keeps_serving() {
+    let addr = support::start_default().await;
+    let big = vec![b'x'; crate::common::MAX_COVER_BYTES + 1];
+    for version in BOTH {
+        let upload = support::upload(
+            version,
+            Request::put(format!("http://{addr}/v1/shelves/1/books/1/cover"))
+                .header("content-type", "text/plain"),
+            big.chunks(64 * 1024).map(<[u8]>::to_vec).collect(),
+        )
+        .await;
+        assert_eq!(upload.status, 429, "{version:?}");
+        let error: Value = serde_json::from_str(&upload.text().await).unwrap();
+        assert_eq!(error["code"], 8);
+        let answer = post_json(version, addr, "/echo.v1.EchoService/Echo", "{}").await;
+        assert_eq!(answer.status, 200);
+    }
+}

@@ -184,11 +184,75 @@ pub async fn exchange(
     }
 }
 
+/// Sends `chunks` as the request body (fed by a task, so that a server
+/// answering only at the end of the body gets it all), then reads the head.
+pub async fn upload(
+    version: Version,
+    request: http::request::Builder,
+    chunks: Vec<Vec<u8>>,
+) -> Exchange {
+    use http_body_util::StreamBody;
+    let mut builder = Client::builder(TokioExecutor::new());
+    if version == Version::H2c {
+        builder.http2_only(true);
+    }
+    let client: Client<HttpConnector, StreamingBody> = builder.build_http();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let frames =
+        tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
+        });
+    tokio::spawn(async move {
+        for chunk in chunks {
+            // The server may stop reading once it has answered.
+            if tx.send(Bytes::from(chunk)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let request = request
+        .body(BodyExt::boxed(StreamBody::new(frames)))
+        .unwrap();
+    let response = client.request(request).await.expect("HTTP call");
+    let (parts, body) = response.into_parts();
+    Exchange {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        buf: Vec::new(),
+        trailers: None,
+        sender: None,
+    }
+}
+
 impl Exchange {
     /// Sends more of the request body.
     pub async fn send(&mut self, data: &str) {
         let sender = self.sender.as_ref().expect("request body still open");
         sender.send(Bytes::from(data.to_owned())).await.unwrap();
+    }
+
+    /// The next data frame of the response; `None` at the end.
+    pub async fn next_data(&mut self) -> Option<Bytes> {
+        if !self.buf.is_empty() {
+            return Some(Bytes::from(std::mem::take(&mut self.buf)));
+        }
+        while let Some(frame) = self.body.frame().await {
+            match frame.expect("response body").into_data() {
+                Ok(data) => return Some(data),
+                Err(frame) => self.trailers = frame.into_trailers().ok(),
+            }
+        }
+        None
+    }
+
+    /// The whole remaining body.
+    pub async fn bytes(mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(data) = self.next_data().await {
+            out.extend_from_slice(&data);
+        }
+        out
     }
 
     /// Ends the request body.
