@@ -117,6 +117,8 @@ mod service;
 mod status;
 mod transcode;
 pub mod types;
+#[cfg(feature = "websocket")]
+mod websocket;
 
 #[doc(hidden)]
 #[path = "private.rs"]
