@@ -225,6 +225,40 @@ async fn a_binary_frame_closes_with_4003() {
 }
 
 #[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_4003() {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    let _streams = STREAMS.lock().await;
+    let addr = start_default().await;
+    let mut ws = open(addr, CHAT, &[]).await;
+    let frame = Frame::message(vec![b'"', 0xff, b'"'], OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(frame)).await.unwrap();
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(
+        reason.contains("message 1: a text frame must be UTF-8"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_message_to_a_server_stream_closes_with_4003() {
+    let _streams = STREAMS.lock().await;
+    let addr = start_default().await;
+    let mut ws = open(addr, STREAM, &[]).await;
+    send(&mut ws, r#"{"message":"slow","repeat":3,"delay":"0.2s"}"#).await;
+    // Blank frames are not messages; a second message is one too many.
+    end(&mut ws).await;
+    send(&mut ws, r#"{"message":"again"}"#).await;
+    let (code, reason) = closed(&mut ws).await;
+    assert_eq!(code, 4003, "{reason}");
+    assert!(
+        reason.contains("message 2: this method takes one request message"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
 async fn a_message_over_the_limit_closes_with_4008() {
     let _streams = STREAMS.lock().await;
     let addr = start("[server]\nmax_message_bytes = 64\n", None).await;
