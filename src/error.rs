@@ -86,8 +86,12 @@ pub(crate) enum Rejection {
     JsonDisabled,
     /// A gRPC request to a server configured as HTTP only (answered in gRPC).
     GrpcDisabled,
-    /// A WebSocket handshake the server cannot complete (no HTTP upgrades).
+    /// A WebSocket handshake the server cannot complete (no HTTP upgrades,
+    /// or the `websocket` feature is off).
     WebSocketUnsupported,
+    /// A WebSocket handshake that is not one (RFC 6455): what is wrong.
+    #[cfg(feature = "websocket")]
+    BadWebSocketHandshake(String),
 }
 
 impl Rejection {
@@ -167,6 +171,7 @@ impl Rejection {
                 Code::InvalidArgument,
                 "this server serves gRPC only: send content-type application/grpc".to_owned(),
             ),
+            #[cfg(feature = "websocket")]
             Self::WebSocketUnsupported => (
                 StatusCode::NOT_IMPLEMENTED,
                 Code::Unimplemented,
@@ -174,6 +179,20 @@ impl Rejection {
                  auto builder with upgrades); tonic's Server has none: send the messages as \
                  NDJSON instead"
                     .to_owned(),
+            ),
+            #[cfg(not(feature = "websocket"))]
+            Self::WebSocketUnsupported => (
+                StatusCode::NOT_IMPLEMENTED,
+                Code::Unimplemented,
+                "WebSocket is not built into this server (dual-protocol's `websocket` feature \
+                 is off): send the messages as NDJSON instead"
+                    .to_owned(),
+            ),
+            #[cfg(feature = "websocket")]
+            Self::BadWebSocketHandshake(problem) => (
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                format!("bad WebSocket handshake: {problem}"),
             ),
             Self::GrpcDisabled => (
                 StatusCode::OK,
@@ -223,6 +242,14 @@ impl Rejection {
             && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
         {
             response.headers_mut().insert(header::ALLOW, value);
+        }
+        // The version this server speaks (RFC 6455, 4.4).
+        #[cfg(feature = "websocket")]
+        if let Self::BadWebSocketHandshake(_) = &self {
+            response.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
         }
         response
     }

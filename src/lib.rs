@@ -22,6 +22,7 @@
 //!     .serve("127.0.0.1:50051".parse()?)
 //!     .await?;
 //! # Ok(()) }
+//! # fn main() {}
 //! ```
 //!
 //! The layer is a plain tower layer, so it can also be driven directly:
@@ -80,6 +81,7 @@
 //! | `POST /{package.Service}/{Method}`, `application/json` | the method, called as gRPC, answered as JSON |
 //! | the same with another content-type and a body | 415 |
 //! | another verb on an RPC path | 405, `Allow: POST` |
+//! | `GET` with `Upgrade: websocket` (HTTP/1.1) on an RPC path | the method, any kind, over a WebSocket: a JSON text frame per message each way (an empty frame ends the client's), then a close frame with the status (1000, or 4000 + the gRPC code); 400 for a bad handshake; 501 without HTTP upgrades (tonic's `Server`) or the `websocket` feature |
 //! | `/{known service}/{unknown method}` | 404, code 5 |
 //! | a path and verb of a `google.api.http` rule | the REST call, answered as JSON |
 //! | anything else | passed through; a gRPC error answer becomes a JSON error |
@@ -95,6 +97,9 @@
 //! # Limitations
 //! - Streaming methods are served over gRPC only; as JSON they answer 501.
 //! - JSON request bodies must not be compressed (`content-encoding`).
+//! - WebSocket needs a server with HTTP/1.1 upgrades (`axum::serve`,
+//!   hyper-util's `serve_connection_with_upgrades`); tonic's `Server` has
+//!   none.
 //! - JSON deadlines (`grpc-timeout`, `connect-timeout-ms`) fire up to 1 ms
 //!   early, so that the layer, not tonic's outer timer, answers them.
 //! - The layer hands the inner service [`DualBody`] bodies: layers below it
@@ -118,6 +123,8 @@ mod service;
 mod status;
 mod transcode;
 pub mod types;
+#[cfg(feature = "websocket")]
+mod websocket;
 
 #[doc(hidden)]
 #[path = "private.rs"]

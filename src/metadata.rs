@@ -11,8 +11,9 @@ pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeou
 /// `connect-timeout-ms`, the Connect protocol's deadline header.
 const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
 
-/// Whether a request header describes the HTTP hop or the JSON body rather
-/// than the call, or is a reserved gRPC name a JSON client must not forge.
+/// Whether a request header describes the HTTP hop, the JSON body or the
+/// WebSocket handshake rather than the call, or is a reserved gRPC name a
+/// JSON client must not forge.
 fn is_dropped(name: &HeaderName) -> bool {
     let s = name.as_str();
     matches!(
@@ -29,6 +30,7 @@ fn is_dropped(name: &HeaderName) -> bool {
     ) || s.starts_with("accept")
         || s.starts_with("proxy-")
         || s.starts_with("grpc-")
+        || s.starts_with("sec-websocket-")
 }
 
 /// Turns the headers of a JSON request into the metadata of a gRPC request,
@@ -216,6 +218,10 @@ mod tests {
             ("x-user", "alice"),
             ("x-trace-bin", "AQID"),
             ("keep-alive", "5"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-extensions", "permessage-deflate"),
         ] {
             headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }

@@ -22,6 +22,8 @@ use crate::rest;
 use crate::transcode::Failure;
 use crate::transcode::request::{BodyRule, Encoder, RequestStream, Source};
 use crate::transcode::response::{Answer, Renderer};
+#[cfg(feature = "websocket")]
+use crate::websocket::Handshake;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -115,7 +117,11 @@ impl<S> DualProtocolService<S> {
     ) -> Result<ResponseFuture<S::Future, ResBody>, Rejection>
     where
         S: Service<Request<DualBody<B>>, Response = Response<ResBody>>,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
         B: Body<Data = Bytes>,
+        ResBody: Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
     {
         let method: MethodDescriptor = *plan.method;
         let (mut parts, body) = request.into_parts();
@@ -128,6 +134,27 @@ impl<S> DualProtocolService<S> {
                 .to_owned(),
             Wire::Json | Wire::Ndjson | Wire::WebSocket => String::new(),
         };
+        // A WebSocket handshake is checked before its headers become
+        // metadata; the client's messages come from the socket.
+        #[cfg(feature = "websocket")]
+        let mut handshake = None;
+        let source = match plan.wire {
+            Wire::Json | Wire::Ndjson | Wire::Raw(_) => Source::Body { body },
+            #[cfg(feature = "websocket")]
+            Wire::WebSocket => {
+                if plan.rest.is_some() {
+                    return Err(Rejection::BadWebSocketHandshake(format!(
+                        "WebSocket calls are served on RPC paths only: GET {}",
+                        method.path
+                    )));
+                }
+                let (checked, rx) = Handshake::check(&mut parts, shared.max_message_bytes)?;
+                handshake = Some(checked);
+                Source::Channel { rx }
+            }
+            #[cfg(not(feature = "websocket"))]
+            Wire::WebSocket => return Err(Rejection::WebSocketUnsupported),
+        };
         let deadline = metadata::request_to_grpc(&mut parts.headers)?;
         let (body_rule, suffix, select) = match plan.rest {
             None => (BodyRule::All, Bytes::new(), None),
@@ -135,9 +162,6 @@ impl<S> DualProtocolService<S> {
                 rest_parts(&method, rule, bindings, parts.uri.query(), shared)?
             }
         };
-        if plan.wire == Wire::WebSocket {
-            return Err(Rejection::WebSocketUnsupported);
-        }
         parts.method = Method::POST;
         parts.uri = Uri::from_static(method.path);
         parts.version = Version::HTTP_2;
@@ -159,7 +183,7 @@ impl<S> DualProtocolService<S> {
             content_type,
         };
         let stream = RequestStream::new(
-            Source::Body { body },
+            source,
             encoder,
             plan.wire,
             limit,
@@ -183,7 +207,17 @@ impl<S> DualProtocolService<S> {
             eager: method.kind == MethodKind::BidiStreaming,
         };
         let request = Request::from_parts(parts, DualBody::request(stream));
-        Ok(ResponseFuture::call(self.inner.call(request), answer))
+        let future = self.inner.call(request);
+        #[cfg(feature = "websocket")]
+        if let Some(handshake) = handshake {
+            let one_message = !streams_in;
+            return Ok(ResponseFuture::ready(handshake.accept(
+                future,
+                answer,
+                one_message,
+            )));
+        }
+        Ok(ResponseFuture::call(future, answer))
     }
 }
 

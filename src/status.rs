@@ -139,6 +139,22 @@ impl Code {
     }
 }
 
+#[cfg(feature = "websocket")]
+impl Code {
+    /// The code of an HTTP answer that is not gRPC, by gRPC's own table
+    /// ("HTTP to gRPC Status Code Mapping").
+    pub(crate) fn from_http(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Code::Internal,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::Unimplemented,
+            429 | 502 | 503 | 504 => Code::Unavailable,
+            _ => Code::Unknown,
+        }
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -260,7 +276,7 @@ impl Status {
     /// (4001 CANCELLED ... 4016 UNAUTHENTICATED, in the range RFC 6455
     /// leaves to applications), with `CODE_NAME: message` as the reason,
     /// cut to the 123 bytes a close frame holds.
-    #[allow(dead_code)] // The WebSocket transport's; it is being built.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub(crate) fn to_close(&self) -> (u16, String) {
         if self.code == Code::Ok {
             return (1000, String::new());

@@ -105,8 +105,13 @@ impl Answer {
     /// The answer when the deadline passed before the inner service
     /// answered.
     pub(crate) fn deadline_exceeded<B>(&self) -> Response<DualBody<B>> {
+        self.deadline_status().to_response(self.renderer.options)
+    }
+
+    /// The status of a call whose deadline passed.
+    pub(crate) fn deadline_status(&self) -> Status {
         let timeout = self.deadline.as_ref().map(|(d, _)| *d).unwrap_or_default();
-        deadline_status(timeout).to_response(self.renderer.options)
+        deadline_status(timeout)
     }
 
     /// Polls the deadline timer, if any.
@@ -147,6 +152,33 @@ impl Answer {
             return Start::Done(opening.into_stream());
         }
         Start::Stream(opening)
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl Answer {
+    /// The inner service's answer as events, for a WebSocket (whose head,
+    /// the 101, is sent already, so that response metadata has nowhere to
+    /// go): the stream of its messages, or `Err` with the call's final
+    /// status when there is nothing to read (a trailers-only answer, the
+    /// request side's failure winning as in [`ResponseStream`]; an answer
+    /// that is not gRPC). That status may be OK (an empty stream answered
+    /// trailers-only).
+    pub(crate) fn into_events<B>(self, response: Response<B>) -> Result<ResponseStream<B>, Status> {
+        let (parts, body) = response.into_parts();
+        if let Some(status) = Status::from_headers(&parts.headers) {
+            return Err(match self.failure.get() {
+                Some((_, failure)) if status.code != Code::Ok => failure,
+                _ => status,
+            });
+        }
+        if !is_grpc(&parts.headers) {
+            return Err(Status::new(
+                Code::from_http(parts.status),
+                format!("the service answered HTTP {} instead of gRPC", parts.status),
+            ));
+        }
+        Ok(ResponseStream::new(Box::pin(body), self))
     }
 }
 
@@ -771,6 +803,56 @@ mod tests {
         let (status, _, text, _) = run(answer, response).await;
         assert_eq!(status, 413);
         assert!(text.contains("line 2 is too large"), "{text}");
+    }
+
+    #[cfg(feature = "websocket")]
+    #[tokio::test]
+    async fn websocket_events_are_bare_json_then_the_status() {
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(1, "a")))),
+            Ok(Frame::trailers(trailers("9"))),
+        ];
+        let mut events = answer(Respond::WebSocket, JsonOptions::default())
+            .into_events(grpc_response(frames))
+            .unwrap();
+        match std::future::poll_fn(|cx| events.poll_event(cx)).await {
+            Event::Message(json) => assert_eq!(json, b"{\"code\":1,\"message\":\"a\"}"),
+            other => panic!("{other:?}"),
+        }
+        match std::future::poll_fn(|cx| events.poll_event(cx)).await {
+            Event::End(status, trailers) => {
+                assert_eq!(status.code, Code::FailedPrecondition);
+                assert_eq!(trailers["x-sum"], "7");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Trailers-only: the status at once, the request side's failure
+        // winning over an error.
+        let failed = answer(Respond::WebSocket, JsonOptions::default());
+        failed.failure.set(
+            StatusCode::BAD_REQUEST,
+            Status::new(Code::InvalidArgument, "message 2: bad"),
+        );
+        let response = Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "2")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let status = failed.into_events(response).unwrap_err();
+        assert_eq!(
+            (status.code, &*status.message),
+            (Code::InvalidArgument, "message 2: bad")
+        );
+        // Not gRPC at all: gRPC's table for HTTP statuses.
+        let response = Response::builder()
+            .status(401)
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let status = answer(Respond::WebSocket, JsonOptions::default())
+            .into_events(response)
+            .unwrap_err();
+        assert_eq!(status.code, Code::Unauthenticated);
+        assert!(status.message.contains("401"), "{}", status.message);
     }
 
     #[tokio::test]

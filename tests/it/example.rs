@@ -17,12 +17,12 @@ use crate::support::*;
 const ECHO: &str = "/echo.v1.EchoService/Echo";
 
 /// `common::LIVE_STREAMS` counts the streams of the whole test binary, so
-/// every test here that opens an `EchoStream` or `EchoChat` stream holds
-/// this lock (no other test file opens one).
-static STREAMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// every test here and in `websocket.rs` that opens an `EchoStream` or
+/// `EchoChat` stream holds this lock.
+pub(crate) static STREAMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Waits up to 5 s for `common::live_streams()` to be `expected`.
-async fn live_streams_become(expected: usize) {
+pub(crate) async fn live_streams_become(expected: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let now = common::live_streams();

@@ -11,3 +11,5 @@ mod rest;
 mod streaming;
 mod support;
 mod unary;
+#[cfg(feature = "websocket")]
+mod websocket;
