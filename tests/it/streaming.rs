@@ -228,6 +228,8 @@ async fn an_over_limit_ndjson_line_is_resource_exhausted() {
 
 #[tokio::test]
 async fn bidi_over_h2c_is_full_duplex() {
+    // Opens Echo streams: not while example.rs counts them.
+    let _streams = crate::example::STREAMS.lock().await;
     let addr = support::start_default().await;
     let mut chat = exchange(Version::H2c, post(addr, CHAT, "application/x-ndjson"), None).await;
     chat.send("{\"message\":\"one\"}\n").await;
@@ -255,6 +257,8 @@ async fn bidi_over_h2c_is_full_duplex() {
 
 #[tokio::test]
 async fn bidi_over_http1_is_half_duplex_and_an_error_after_a_message_is_the_last_line() {
+    // Opens Echo streams: not while example.rs counts them.
+    let _streams = crate::example::STREAMS.lock().await;
     let addr = support::start_default().await;
     for version in BOTH {
         let body = "{\"message\":\"one\"}\n{\"message\":\"no\",\"failCode\":9}\n";
@@ -280,6 +284,8 @@ async fn bidi_over_http1_is_half_duplex_and_an_error_after_a_message_is_the_last
 
 #[tokio::test]
 async fn a_deadline_mid_stream_ends_it_with_deadline_exceeded() {
+    // Opens Echo streams: not while example.rs counts them.
+    let _streams = crate::example::STREAMS.lock().await;
     let addr = support::start_default().await;
     for version in BOTH {
         let mut chat = exchange(
@@ -308,6 +314,8 @@ async fn a_deadline_mid_stream_ends_it_with_deadline_exceeded() {
 
 #[tokio::test]
 async fn a_json_body_is_a_stream_of_one_and_ndjson_is_refused_for_unary() {
+    // Opens Echo streams: not while example.rs counts them.
+    let _streams = crate::example::STREAMS.lock().await;
     let addr = support::start_default().await;
     for version in BOTH {
         let answer = post_json(version, addr, CHAT, r#"{"message":"solo"}"#).await;
@@ -328,6 +336,8 @@ async fn a_json_body_is_a_stream_of_one_and_ndjson_is_refused_for_unary() {
 
 #[tokio::test]
 async fn ndjson_differs_from_grpc_in_nothing_but_the_framing() {
+    // Opens Echo streams: not while example.rs counts them.
+    let _streams = crate::example::STREAMS.lock().await;
     let addr = support::start_default().await;
     let requests = ["alpha", "beta", "gamma"];
     let mut client = support::echo(addr).await;
