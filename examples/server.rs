@@ -70,6 +70,36 @@ fn print_usage(addr: std::net::SocketAddr, server_type: ServerType, token: Optio
     println!(
         "  curl{auth} -H 'content-type: application/json' -d '{{\"message\":\"hi\"}}' http://{addr}/echo.v1.EchoService/Echo"
     );
+    println!("  curl{auth} http://{addr}/v1/shelves/1/books/1            # REST");
+    println!();
+    println!("Streaming over HTTP (NDJSON, SSE, WebSocket):");
+    println!(
+        "  curl{auth} -N http://{addr}/v1/shelves/1:watch                                   # NDJSON"
+    );
+    println!(
+        "  curl{auth} -N -H 'accept: text/event-stream' http://{addr}/v1/shelves/1:watch   # SSE"
+    );
+    println!(
+        "  curl{auth} -N -H 'content-type: application/json' -d '{{\"message\":\"hi\",\"repeat\":5,\"delay\":\"0.5s\"}}' \\\n       http://{addr}/echo.v1.EchoService/EchoStream"
+    );
+    println!(
+        "  printf '%s\\n' '{{\"parent\":\"shelves/2\",\"book\":{{\"title\":\"A\"}}}}' '{{\"parent\":\"shelves/2\",\"book\":{{\"title\":\"B\"}}}}' | \\\n    curl{auth} -H 'content-type: application/x-ndjson' --data-binary @- http://{addr}/v1/books:import"
+    );
+    println!(
+        "  curl{auth} --http2-prior-knowledge -N -X POST -H 'content-type: application/x-ndjson' -T - \\\n       http://{addr}/echo.v1.EchoService/EchoChat    # bidi, full duplex: type lines"
+    );
+    println!(
+        "  websocat{} ws://{addr}/echo.v1.EchoService/EchoChat    # bidi over a WebSocket",
+        token
+            .map(|t| format!(" -H 'authorization: Bearer {t}'"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  curl{auth} -T cover.png -H 'content-type: image/png' http://{addr}/v1/shelves/1/books/1/cover   # raw upload"
+    );
+    println!(
+        "  curl{auth} -o cover.png http://{addr}/v1/shelves/1/books/1/cover:download                         # raw download"
+    );
     println!();
     println!("gRPC:");
     println!(

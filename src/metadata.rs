@@ -21,6 +21,7 @@ fn is_dropped(name: &HeaderName) -> bool {
         "connection"
             | "keep-alive"
             | "te"
+            | "expect"
             | "transfer-encoding"
             | "upgrade"
             | "host"
@@ -218,6 +219,7 @@ mod tests {
             ("x-user", "alice"),
             ("x-trace-bin", "AQID"),
             ("keep-alive", "5"),
+            ("expect", "100-continue"),
             ("upgrade", "websocket"),
             ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
             ("sec-websocket-version", "13"),
