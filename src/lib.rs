@@ -78,24 +78,30 @@
 //! | request | answer |
 //! | --- | --- |
 //! | content-type `application/grpc*` (gRPC, gRPC-Web) | passed through unchanged |
-//! | `POST /{package.Service}/{Method}`, `application/json` | the method, called as gRPC, answered as JSON |
+//! | `POST /{package.Service}/{Method}`, `application/json` | the method, called as gRPC, answered as JSON (a server or bidi stream as NDJSON, or SSE when `Accept` asks) |
+//! | the same, `application/x-ndjson`, for a client or bidi stream | one message per line, sent down as each line arrives |
+//! | a method taking or giving `google.api.HttpBody` | raw bytes with their content type (uploads, downloads) |
 //! | the same with another content-type and a body | 415 |
 //! | another verb on an RPC path | 405, `Allow: POST` |
 //! | `GET` with `Upgrade: websocket` (HTTP/1.1) on an RPC path | the method, any kind, over a WebSocket: a JSON text frame per message each way (an empty frame ends the client's), then a close frame with the status (1000, or 4000 + the gRPC code); 400 for a bad handshake; 501 without HTTP upgrades (tonic's `Server`) or the `websocket` feature |
 //! | `/{known service}/{unknown method}` | 404, code 5 |
+//! | JSON to `/{other.Service}/{Method}` (no table, e.g. gRPC health) | 415, code 12, without calling the inner service |
 //! | a path and verb of a `google.api.http` rule | the REST call, answered as JSON |
 //! | anything else | passed through; a gRPC error answer becomes a JSON error |
 //!
 //! Errors are the proto3 JSON of `google.rpc.Status`:
 //! `{"code":5,"message":"...","details":[...]}`, with the HTTP status of
-//! [`http_status`].
+//! [`Code::http_status`]. A stream that fails after its first message ends
+//! with a last NDJSON line `{"error":{...}}` or an SSE `event: error` (and
+//! `grpc-status` trailers over HTTP/2).
 //!
 //! REST paths of `google.api.http` annotations are served too
 //! (`GET /v1/{name=shelves/*/books/*}`), with path variables, query
 //! parameters and the body filling the request message.
 //!
 //! # Limitations
-//! - Streaming methods are served over gRPC only; as JSON they answer 501.
+//! - A server stream sends its HTTP head with its first message (an error
+//!   before it keeps its HTTP status).
 //! - JSON request bodies must not be compressed (`content-encoding`).
 //! - WebSocket needs a server with HTTP/1.1 upgrades (`axum::serve`,
 //!   hyper-util's `serve_connection_with_upgrades`); tonic's `Server` has
