@@ -7,7 +7,7 @@
 #![allow(missing_docs)] // criterion_group! makes undocumented public items
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dual_protocol::__private::RouteTable;
+use dual_protocol::__bench::RouteTable;
 use http::Method;
 
 /// `n` routes shaped like a real API: per resource a collection, an item

@@ -1,6 +1,6 @@
 //! The layer's own work per request, no network, and the JSON codec alone.
 //!
-//! `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench transcode`
+//! `cargo bench --bench transcode`
 //!
 //! First prints allocations per operation (a counting global allocator,
 //! 10,000 calls per case, outside criterion's timing), then runs criterion:

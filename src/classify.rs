@@ -6,9 +6,9 @@ use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
 
 use crate::config::ServerType;
 use crate::error::Rejection;
-use crate::layer::Shared;
 use crate::registry::{HttpRule, MethodDescriptor, MethodKind, split_path};
 use crate::rest::router::RouteMatch;
+use crate::shared::Shared;
 
 /// The layer's decision for one request.
 #[derive(Debug)]

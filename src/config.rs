@@ -17,11 +17,21 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::JsonOptions;
 use crate::error::Error;
+
+/// The default for [`Builder::max_request_bytes`](crate::Builder::max_request_bytes): 4 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default for [`Builder::max_message_bytes`](crate::Builder::max_message_bytes): 4 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default for [`Builder::sse_keep_alive`](crate::Builder::sse_keep_alive): 15 s.
+pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Which protocols a server answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -74,9 +84,9 @@ impl Default for ServerConfig {
         Self {
             server_type: ServerType::Dual,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
-            max_request_bytes: crate::layer::DEFAULT_MAX_REQUEST_BYTES,
-            max_message_bytes: crate::layer::DEFAULT_MAX_MESSAGE_BYTES,
-            sse_keep_alive_ms: crate::layer::DEFAULT_SSE_KEEP_ALIVE.as_millis() as u64,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            sse_keep_alive_ms: DEFAULT_SSE_KEEP_ALIVE.as_millis() as u64,
         }
     }
 }

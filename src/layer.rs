@@ -6,30 +6,14 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use crate::JsonOptions;
-use crate::config::{Config, ServerType};
+use crate::config::{
+    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
+    ServerType,
+};
 use crate::error::Error;
 use crate::registry::{self, PackageDescriptor, Registry};
 use crate::service::DualProtocolService;
-
-/// The default for [`Builder::max_request_bytes`]: 4 MiB.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-
-/// The default for [`Builder::max_message_bytes`]: 4 MiB.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The default for [`Builder::sse_keep_alive`]: 15 s.
-pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// What every service made by one layer shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    pub(crate) server_type: ServerType,
-    pub(crate) max_request_bytes: usize,
-    pub(crate) max_message_bytes: usize,
-    pub(crate) sse_keep_alive: Option<Duration>,
-    pub(crate) json: JsonOptions,
-}
+use crate::shared::Shared;
 
 /// A tower [`Layer`] that serves HTTP/JSON beside gRPC on the same service.
 ///
@@ -216,8 +200,11 @@ impl Builder {
             }
         }
         let mut registry = Registry::default();
+        // Messages print inside an `Any` through a process-wide table.
+        crate::any::register(&crate::rpc::DUAL_PROTOCOL);
         registry.add(&crate::rpc::DUAL_PROTOCOL, |_| false)?;
         for package in &packages {
+            crate::any::register(package);
             registry.add(package, |service| {
                 self.only
                     .as_ref()

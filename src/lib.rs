@@ -126,6 +126,7 @@ mod metadata;
 mod registry;
 mod rest;
 mod service;
+mod shared;
 mod status;
 mod transcode;
 pub mod types;
@@ -136,15 +137,19 @@ mod websocket;
 #[path = "private.rs"]
 pub mod __private;
 
+#[doc(hidden)]
+#[path = "bench.rs"]
+pub mod __bench;
+
 pub use __private::json::JsonOptions;
 pub use body::DualBody;
-pub use config::{Config, ServerConfig, ServerType};
+pub use config::{
+    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
+    ServerConfig, ServerType,
+};
 pub use error::Error;
 pub use future::ResponseFuture;
-pub use layer::{
-    Builder, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
-    DualProtocolLayer,
-};
+pub use layer::{Builder, DualProtocolLayer};
 pub use registry::{
     FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,
     ServiceDescriptor,

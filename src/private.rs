@@ -172,32 +172,3 @@ where
         fields,
     }
 }
-
-/// The REST router alone, for the route-matching benchmark.
-#[derive(Debug, Default)]
-pub struct RouteTable(crate::rest::router::Router<usize>);
-
-impl RouteTable {
-    /// Adds `template` for `verb`, answering `value`.
-    pub fn insert(
-        &mut self,
-        verb: http::Method,
-        template: &str,
-        value: usize,
-    ) -> Result<(), String> {
-        self.0
-            .insert(verb, template, value)
-            .map_err(|e| e.to_string())
-    }
-
-    /// The value of the route matching `verb` and `path`, with the number of
-    /// path variables bound.
-    pub fn find(&self, verb: &http::Method, path: &str) -> Option<(usize, usize)> {
-        match self.0.at(verb, path) {
-            crate::rest::router::RouteMatch::Found { value, bindings } => {
-                Some((*value, bindings.len()))
-            }
-            _ => None,
-        }
-    }
-}

@@ -226,8 +226,8 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Adds the services of `package` that `keep` accepts, and all its
-    /// messages (to the process-wide table `Any` uses).
+    /// Adds the services of `package` that `keep` accepts, and the field
+    /// tables of its messages.
     /// The first registration of a path or message name wins.
     ///
     /// A REST binding that matches the same requests as one already added
@@ -237,7 +237,6 @@ impl Registry {
         package: &PackageDescriptor,
         keep: impl Fn(&str) -> bool,
     ) -> Result<(), crate::Error> {
-        crate::any::register(package);
         for message in package.messages {
             if !message.fields.is_empty() {
                 self.fields

@@ -93,6 +93,7 @@ pub(crate) struct FieldInfo {
 }
 
 /// A field reached from a request message through singular message fields.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldPathInfo {
     pub(crate) proto_path: Vec<String>,
@@ -117,7 +118,7 @@ impl HttpRules {
     /// Every field path under `message`, depth first, not descending into a
     /// type already on the path (recursive messages). Convenient for tests
     /// and for small schemas; the per-type tables are the compact form.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn paths(&self, message: &str) -> Vec<FieldPathInfo> {
         let mut out = Vec::new();
         let mut stack = vec![message.to_owned()];
@@ -131,6 +132,7 @@ impl HttpRules {
         out
     }
 
+    #[cfg(test)]
     fn collect_paths(
         &self,
         message: &str,

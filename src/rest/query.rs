@@ -97,7 +97,6 @@ pub(crate) struct QueryError {
 
 impl QueryError {
     /// The parameter as it appeared in the query (still encoded).
-    #[allow(dead_code)]
     pub(crate) fn parameter(&self) -> &str {
         &self.parameter
     }
