@@ -439,4 +439,27 @@ mod tests {
         assert_eq!(trailers["grpc-message"], "bad \"input\" 100%25 %C3%BC");
         assert_eq!(Status::from_headers(&trailers), Some(status));
     }
+
+    #[test]
+    fn details_honour_the_json_options() {
+        let mut status = Status::new(Code::InvalidArgument, "bad");
+        status
+            .details
+            .push(crate::error::bad_request("book.title", "must not be empty"));
+        let camel = status.to_json(JsonOptions::default());
+        assert!(
+            std::str::from_utf8(&camel)
+                .unwrap()
+                .contains("\"fieldViolations\"")
+        );
+        let snake = status.to_json(JsonOptions {
+            proto_names: true,
+            ..JsonOptions::default()
+        });
+        assert!(
+            std::str::from_utf8(&snake)
+                .unwrap()
+                .contains("\"field_violations\"")
+        );
+    }
 }

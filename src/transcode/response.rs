@@ -905,4 +905,37 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn sse_keeps_a_silent_stream_alive() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        tx.send(Ok(Frame::data(framed(&status_message(1, "a")))))
+            .await
+            .unwrap();
+        let mut answer = answer(Respond::Sse, JsonOptions::default());
+        answer.keep_alive = Some(Duration::from_millis(30));
+        let response = Response::builder()
+            .header("content-type", "application/grpc")
+            .body(StreamBody::new(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            ))
+            .unwrap();
+        let Start::Stream(mut opening) = answer.start(response) else {
+            panic!("a stream");
+        };
+        let response = std::future::poll_fn(|cx| opening.poll_response(cx)).await;
+        let mut body = response.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(first.starts_with(b"data: "));
+        // Nothing from the handler for a while: comments, not an end.
+        for _ in 0..2 {
+            let next = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(&next[..], b": keep-alive\n\n");
+        }
+        tx.send(Ok(Frame::data(framed(&status_message(2, "b")))))
+            .await
+            .unwrap();
+        let next = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(next.starts_with(b"data: {\"code\":2"), "{next:?}");
+    }
 }

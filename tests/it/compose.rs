@@ -75,6 +75,8 @@ async fn layers_below_see_a_real_grpc_request() {
             if let Some(seen) = seen {
                 request.headers_mut().insert("x-seen-content-type", seen);
             }
+            let version = HeaderValue::from_str(&format!("{:?}", request.version())).unwrap();
+            request.headers_mut().insert("x-seen-version", version);
             request
         })
         .into_inner();
@@ -87,10 +89,16 @@ async fn layers_below_see_a_real_grpc_request() {
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
 
+    // A transcoded call is a gRPC request in every respect, HTTP/2 included,
+    // even when the client spoke HTTP/1.1.
     let answer = post_json(Version::Http1, addr, ECHO, r#"{"message":"hi"}"#).await;
     assert_eq!(
         answer.json()["requestMetadata"]["x-seen-content-type"],
         "application/grpc"
+    );
+    assert_eq!(
+        answer.json()["requestMetadata"]["x-seen-version"],
+        "HTTP/2.0"
     );
     let answer = echo(addr)
         .await

@@ -456,3 +456,28 @@ async fn an_over_limit_raw_upload_is_refused_and_the_server_keeps_serving() {
         assert_eq!(answer.status, 200);
     }
 }
+
+/// Each message reaches the client when the handler yields it, and a client
+/// that goes away cancels the call: the handler's stream is dropped.
+#[tokio::test]
+async fn messages_flow_one_by_one_and_a_departed_client_cancels_the_call() {
+    let _streams = crate::example::STREAMS.lock().await;
+    let addr = support::start_default().await;
+    for version in BOTH {
+        let before = crate::common::live_streams();
+        let mut stream = exchange(
+            version,
+            post(addr, "/echo.v1.EchoService/EchoStream", "application/json"),
+            Some(r#"{"message":"tick","repeat":1000,"delay":"0.2s"}"#),
+        )
+        .await;
+        let first = stream.next_line().await.unwrap();
+        assert_eq!(first["message"], "tick");
+        // The handler still holds its stream: 999 messages to go.
+        assert_eq!(crate::common::live_streams(), before + 1, "{version:?}");
+        let second = stream.next_line().await.unwrap();
+        assert_eq!(second["index"], 1);
+        drop(stream);
+        crate::example::live_streams_become(before).await;
+    }
+}
