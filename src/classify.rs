@@ -314,14 +314,7 @@ fn is_json_like(headers: &HeaderMap) -> bool {
 /// Whether `value` is the media type `expected` (case-insensitive,
 /// parameters allowed).
 fn is_media_type(value: &HeaderValue, expected: &str) -> bool {
-    let media_type = value
-        .as_bytes()
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or_default();
-    media_type
-        .trim_ascii()
-        .eq_ignore_ascii_case(expected.as_bytes())
+    is_media_type_bytes(value.as_bytes(), expected)
 }
 
 /// Whether `Accept` names `text/event-stream`.

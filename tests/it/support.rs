@@ -140,29 +140,18 @@ pub struct Exchange {
 type StreamingBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
 /// Opens `request` (its body is fed with [`Exchange::send`]; with `body`
-/// given, that is sent and the body closed).
+/// given, that is sent and the body closed; `Some("")` is no body at all).
 pub async fn exchange(
     version: Version,
     request: http::request::Builder,
     body: Option<&str>,
 ) -> Exchange {
-    use http_body_util::StreamBody;
-    let mut builder = Client::builder(TokioExecutor::new());
-    if version == Version::H2c {
-        builder.http2_only(true);
-    }
-    let client: Client<HttpConnector, StreamingBody> = builder.build_http();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let frames =
-        tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
-            Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
-        });
+    let (tx, frames) = body_channel(16);
     // No body at all (a GET): an empty body, ended with the headers.
     let boxed = match body {
         Some("") => BodyExt::boxed(http_body_util::Empty::new()),
-        _ => BodyExt::boxed(StreamBody::new(frames)),
+        _ => frames,
     };
-    let request = request.body(boxed).unwrap();
     let sender = match body {
         Some("") => None,
         Some(body) => {
@@ -172,16 +161,7 @@ pub async fn exchange(
         }
         None => Some(tx),
     };
-    let response = client.request(request).await.expect("HTTP call");
-    let (parts, body) = response.into_parts();
-    Exchange {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-        buf: Vec::new(),
-        trailers: None,
-        sender,
-    }
+    open(version, request.body(boxed).unwrap(), sender).await
 }
 
 /// Sends `chunks` as the request body (fed by a task, so that a server
@@ -191,17 +171,7 @@ pub async fn upload(
     request: http::request::Builder,
     chunks: Vec<Vec<u8>>,
 ) -> Exchange {
-    use http_body_util::StreamBody;
-    let mut builder = Client::builder(TokioExecutor::new());
-    if version == Version::H2c {
-        builder.http2_only(true);
-    }
-    let client: Client<HttpConnector, StreamingBody> = builder.build_http();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let frames =
-        tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
-            Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
-        });
+    let (tx, frames) = body_channel(4);
     tokio::spawn(async move {
         for chunk in chunks {
             // The server may stop reading once it has answered.
@@ -210,9 +180,30 @@ pub async fn upload(
             }
         }
     });
-    let request = request
-        .body(BodyExt::boxed(StreamBody::new(frames)))
-        .unwrap();
+    open(version, request.body(frames).unwrap(), None).await
+}
+
+/// A request body fed through a channel.
+fn body_channel(capacity: usize) -> (tokio::sync::mpsc::Sender<Bytes>, StreamingBody) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(capacity);
+    let frames =
+        tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), |b| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(b))
+        });
+    (tx, BodyExt::boxed(http_body_util::StreamBody::new(frames)))
+}
+
+/// Sends `request` over `version` and reads the head.
+async fn open(
+    version: Version,
+    request: Request<StreamingBody>,
+    sender: Option<tokio::sync::mpsc::Sender<Bytes>>,
+) -> Exchange {
+    let mut builder = Client::builder(TokioExecutor::new());
+    if version == Version::H2c {
+        builder.http2_only(true);
+    }
+    let client: Client<HttpConnector, StreamingBody> = builder.build_http();
     let response = client.request(request).await.expect("HTTP call");
     let (parts, body) = response.into_parts();
     Exchange {
@@ -221,7 +212,7 @@ pub async fn upload(
         body,
         buf: Vec::new(),
         trailers: None,
-        sender: None,
+        sender,
     }
 }
 
