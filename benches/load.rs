@@ -2,7 +2,7 @@
 //! (gRPC and JSON, HTTP/1.1 and h2c) and a hand-written axum JSON handler,
 //! all in one process, interleaved round-robin.
 //!
-//! `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench load`
+//! `cargo bench --bench load`
 //!
 //! Runtimes: the servers run on a tokio runtime with ONE worker thread and the
 //! load generator on a second runtime with ONE worker thread. On a 2-core
