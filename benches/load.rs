@@ -994,14 +994,18 @@ async fn stream_section(servers: &Servers, rss: &RssProbe) {
     for round in 0..STREAM_ROUNDS {
         for (ci, &config) in configs.iter().enumerate() {
             let r = stream_run(config, config.addr(servers), rss).await;
+            let frames = match config.wire() {
+                Wire::Grpc => "-".to_owned(),
+                _ => format!("{:.2}", r.frames_per_message),
+            };
             eprintln!(
-                "round {} {:<19} {:>9.0} msg/s  {:>4.0} B/msg  {:.2} frames/msg  server {:>3.0}% \
+                "round {} {:<19} {:>9.0} msg/s  {:>4.0} B/msg  {:>4} frames/msg  server {:>3.0}% \
                  client {:>3.0}%  {:>9.0} msg/server-CPU-s",
                 round + 1,
                 config.name(),
                 r.messages_per_s,
                 r.bytes_per_message,
-                r.frames_per_message,
+                frames,
                 r.server_cpu * 100.0,
                 r.client_cpu * 100.0,
                 r.per_server_cpu()
