@@ -101,6 +101,7 @@ where
         output,
         http,
         kind,
+        no_side_effects: false,
         request: json_to_proto::<Req>,
         response: proto_to_json::<Resp>,
     }
@@ -156,6 +157,12 @@ where
     Resp: Message + Default + Serialize,
 {
     method::<Req, Resp>(path, input, output, http, MethodKind::BidiStreaming)
+}
+
+/// Marks a method `option idempotency_level = NO_SIDE_EFFECTS`.
+pub const fn no_side_effects(mut method: MethodDescriptor) -> MethodDescriptor {
+    method.no_side_effects = true;
+    method
 }
 
 pub const fn message<M>(

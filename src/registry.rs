@@ -38,6 +38,8 @@ pub struct MethodDescriptor {
     pub(crate) output: &'static str,
     pub(crate) http: &'static [HttpRule],
     pub(crate) kind: MethodKind,
+    /// `option idempotency_level = NO_SIDE_EFFECTS`: Connect serves it by GET.
+    pub(crate) no_side_effects: bool,
     pub(crate) request: JsonToProto,
     pub(crate) response: ProtoToJson,
 }
@@ -61,6 +63,12 @@ impl MethodDescriptor {
     /// Unary or one of the streaming kinds.
     pub fn kind(&self) -> MethodKind {
         self.kind
+    }
+
+    /// Whether the method is marked `option idempotency_level =
+    /// NO_SIDE_EFFECTS` (the Connect protocol then serves it by GET too).
+    pub fn has_no_side_effects(&self) -> bool {
+        self.no_side_effects
     }
 
     /// The REST bindings of the method's `google.api.http` rule.

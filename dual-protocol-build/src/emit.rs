@@ -34,9 +34,13 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
                 (true, true) => "bidi_streaming",
             };
             let path = format!("/{}/{}", service.full_name, method.name);
+            write!(out, "        ")?;
+            if method.no_side_effects {
+                write!(out, "{PRIVATE}::no_side_effects(")?;
+            }
             write!(
                 out,
-                "        {PRIVATE}::{constructor}::<{}, {}>({path:?}, {:?}, {:?}, &[",
+                "{PRIVATE}::{constructor}::<{}, {}>({path:?}, {:?}, {:?}, &[",
                 method.input, method.output, method.input_name, method.output_name
             )?;
             for http in &method.http {
@@ -50,7 +54,12 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
                     http.response_body_proto
                 )?;
             }
-            writeln!(out, "]),")?;
+            if method.no_side_effects {
+                write!(out, "]))")?;
+            } else {
+                write!(out, "])")?;
+            }
+            writeln!(out, ",")?;
         }
         writeln!(out, "    ]),")?;
     }
@@ -109,6 +118,7 @@ mod tests {
                         output: "::dual_protocol::types::Empty".into(),
                         client_streaming: false,
                         server_streaming: false,
+                        no_side_effects: true,
                     },
                     Method {
                         name: "Chat".into(),
@@ -119,6 +129,7 @@ mod tests {
                         output: "Msg".into(),
                         client_streaming: true,
                         server_streaming: true,
+                        no_side_effects: false,
                     },
                 ],
             }],
@@ -138,7 +149,7 @@ mod tests {
         let mut out = String::new();
         super::package(&package, &mut out);
         let expected = [
-            r#"::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", "google.protobuf.Empty", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ]),"#,
+            r#"::dual_protocol::__private::no_side_effects(::dual_protocol::__private::unary::<GetRequest, ::dual_protocol::types::Empty>("/a.v1.Svc/Get", "a.v1.GetRequest", "google.protobuf.Empty", &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ])),"#,
             r#"::dual_protocol::__private::bidi_streaming::<Msg, Msg>("/a.v1.Svc/Chat", "a.v1.Msg", "a.v1.Msg", &[]),"#,
             r#"::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[::dual_protocol::__private::field("page_size", "pageSize", 1, ::dual_protocol::__private::FieldKind::String, false, ""), ]),"#,
         ];

@@ -37,6 +37,8 @@ pub(crate) struct Method {
     pub(crate) output: String,
     pub(crate) client_streaming: bool,
     pub(crate) server_streaming: bool,
+    /// `option idempotency_level = NO_SIDE_EFFECTS` (Connect serves GET).
+    pub(crate) no_side_effects: bool,
 }
 
 #[derive(Debug)]
@@ -109,6 +111,10 @@ pub(crate) fn packages(fds: &FileDescriptorSet) -> Result<Vec<Package>, String> 
                         output: m.output_type().to_owned(),
                         client_streaming: m.client_streaming(),
                         server_streaming: m.server_streaming(),
+                        no_side_effects: m.options.as_ref().is_some_and(|o| {
+                            o.idempotency_level()
+                                == prost_types::method_options::IdempotencyLevel::NoSideEffects
+                        }),
                     })
                     .collect(),
             });
