@@ -144,6 +144,11 @@ pub(crate) fn register(package: &PackageDescriptor) {
     }
 }
 
+/// Whether an `Any` of this type prints as JSON (its type is registered).
+pub(crate) fn knows(type_url: &str) -> bool {
+    lookup(type_url).is_some()
+}
+
 fn lookup(type_url: &str) -> Option<MessageDescriptor> {
     let name = type_url.rsplit('/').next().unwrap_or_default();
     let table = table().read().unwrap_or_else(|e| e.into_inner());

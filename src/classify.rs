@@ -2,13 +2,15 @@
 //! path, headers), before the body is touched: pass it through, answer it
 //! now, or transcode it following a [`Plan`].
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
 
-use crate::config::ServerType;
+use crate::config::Protocol;
 use crate::error::Rejection;
 use crate::registry::{HttpRule, MethodDescriptor, MethodKind, split_path};
 use crate::rest::router::RouteMatch;
 use crate::shared::Shared;
+use crate::transcode::envelope::Compression;
 
 /// The layer's decision for one request.
 #[derive(Debug)]
@@ -17,8 +19,11 @@ pub(crate) enum Decision<'a> {
     /// `watch`, a gRPC error answered to it (tonic's UNIMPLEMENTED for a
     /// path it does not know) becomes a JSON error.
     Passthrough { watch: bool },
-    /// Answered by the layer, without calling the inner service.
-    Reject(Rejection),
+    /// Answered by the layer, without calling the inner service, in the
+    /// protocol the client speaks.
+    Reject(Rejection, Dialect),
+    /// `OPTIONS` on a path the layer serves: 204 with `Allow`.
+    Options(Vec<Method>),
     /// A call of a method the layer serves, transcoded.
     Transcode(Plan<'a>),
 }
@@ -32,6 +37,14 @@ pub(crate) struct Plan<'a> {
     pub(crate) rest: Option<RestTarget<'a>>,
     pub(crate) wire: Wire,
     pub(crate) respond: Respond,
+    /// How the client compressed its messages (whole body or per envelope).
+    pub(crate) compressed: Option<Compression>,
+    /// How the answer may be compressed.
+    pub(crate) compress: Option<Compression>,
+    /// A `HEAD` request: answered like `GET`, without the body.
+    pub(crate) head: bool,
+    /// The message of a Connect GET, from its query (instead of the body).
+    pub(crate) query_message: Option<Bytes>,
 }
 
 /// A REST route's binding and the decoded values of its path variables
@@ -42,12 +55,23 @@ pub(crate) struct RestTarget<'a> {
     pub(crate) bindings: Vec<(&'a [String], String)>,
 }
 
+/// The message encoding of a Connect or gRPC-Web call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// Proto3 JSON, transcoded by the method's codec.
+    Json,
+    /// Protobuf, as it is.
+    Proto,
+}
+
 /// How the client sends its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wire {
     /// One JSON body (`application/json`): one message (for streaming
     /// methods, a stream of one; a blank body is no message at all).
     Json,
+    /// One protobuf body (Connect's `application/proto`): one message.
+    Proto,
     /// `application/x-ndjson`: one message per line, read as they arrive.
     Ndjson,
     /// A WebSocket (HTTP/1.1 upgrade): one message per text frame.
@@ -55,6 +79,9 @@ pub(crate) enum Wire {
     /// Raw bytes for a `google.api.HttpBody`, with the request's
     /// content type (for client streams: one message per chunk read).
     Raw(RawInto),
+    /// Enveloped messages (Connect streaming, gRPC-Web), in base64 for
+    /// `grpc-web-text`.
+    Envelopes { codec: Codec, text: bool },
 }
 
 /// Where raw request bytes go.
@@ -85,38 +112,437 @@ pub(crate) enum Respond {
     /// the first one's content type; a failure after the first aborts the
     /// body (and is in the HTTP/2 trailers).
     RawStream,
+    /// Connect unary: the message as the body; an error is the mapped HTTP
+    /// status and a Connect error JSON; trailers are `trailer-` headers.
+    Connect(Codec),
+    /// Connect streaming: an envelope per message, then the end-of-stream
+    /// message with the error and the trailers.
+    ConnectStream(Codec),
+    /// gRPC-Web: a frame per message, then the trailers frame.
+    GrpcWeb { codec: Codec, text: bool },
+}
+
+impl Respond {
+    /// How errors are told to the client answered this way.
+    pub(crate) fn dialect(self) -> Dialect {
+        match self {
+            Respond::Connect(_) => Dialect::Connect,
+            Respond::ConnectStream(codec) => Dialect::ConnectStream(codec),
+            Respond::GrpcWeb { codec, text } => Dialect::GrpcWeb { codec, text },
+            _ => Dialect::Json,
+        }
+    }
+}
+
+/// How the layer tells a client an error it answers itself: the form of
+/// the protocol the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// HTTP/JSON (RPC paths, REST, NDJSON, SSE, WebSocket handshakes): the
+    /// mapped HTTP status and a `google.rpc.Status` JSON.
+    Json,
+    /// Connect unary: the mapped HTTP status and a Connect error JSON.
+    Connect,
+    /// Connect streaming: 200 and an end-of-stream message.
+    ConnectStream(Codec),
+    /// gRPC-Web: 200 and a trailers frame.
+    GrpcWeb { codec: Codec, text: bool },
+}
+
+impl Dialect {
+    /// The response content type of this protocol.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Dialect::Json | Dialect::Connect => "application/json",
+            Dialect::ConnectStream(Codec::Json) => "application/connect+json",
+            Dialect::ConnectStream(Codec::Proto) => "application/connect+proto",
+            Dialect::GrpcWeb {
+                codec: Codec::Json,
+                text: false,
+            } => "application/grpc-web+json",
+            Dialect::GrpcWeb {
+                codec: Codec::Proto,
+                text: false,
+            } => "application/grpc-web+proto",
+            Dialect::GrpcWeb {
+                codec: Codec::Json,
+                text: true,
+            } => "application/grpc-web-text+json",
+            Dialect::GrpcWeb {
+                codec: Codec::Proto,
+                text: true,
+            } => "application/grpc-web-text+proto",
+        }
+    }
 }
 
 pub(crate) const NDJSON: &str = "application/x-ndjson";
 pub(crate) const EVENT_STREAM: &str = "text/event-stream";
+pub(crate) const CONNECT_PROTOCOL_VERSION: &str = "connect-protocol-version";
+
+/// The protocol a request speaks, from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Incoming {
+    Grpc,
+    GrpcWeb {
+        codec: Option<Codec>,
+        text: bool,
+    },
+    ConnectUnary(Codec),
+    ConnectStream(Option<Codec>),
+    ConnectGet,
+    /// JSON, REST, NDJSON, WebSocket, raw bodies, or something unknown.
+    Http,
+}
+
+fn incoming<B>(request: &Request<B>, registry_has: impl FnOnce(&str) -> bool) -> Incoming {
+    let headers = request.headers();
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return get_or_http(request, registry_has);
+    };
+    let media = content_type
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    let lower = media.to_ascii_lowercase();
+    let codec_of = |suffix: &[u8]| match suffix {
+        b"" | b"+proto" => Some(Codec::Proto),
+        b"+json" => Some(Codec::Json),
+        _ => None,
+    };
+    if let Some(rest) = lower.strip_prefix(b"application/grpc-web") {
+        let (text, suffix) = match rest.strip_prefix(b"-text") {
+            Some(suffix) => (true, suffix),
+            None => (false, rest),
+        };
+        return Incoming::GrpcWeb {
+            codec: codec_of(suffix),
+            text,
+        };
+    }
+    if let Some(rest) = lower.strip_prefix(b"application/grpc")
+        && (rest.is_empty() || rest.starts_with(b"+"))
+    {
+        return Incoming::Grpc;
+    }
+    if let Some(suffix) = lower.strip_prefix(b"application/connect") {
+        return Incoming::ConnectStream(codec_of(suffix).filter(|_| !suffix.is_empty()));
+    }
+    if lower == b"application/proto" {
+        return Incoming::ConnectUnary(Codec::Proto);
+    }
+    if lower == b"application/json" && headers.contains_key(CONNECT_PROTOCOL_VERSION) {
+        return Incoming::ConnectUnary(Codec::Json);
+    }
+    get_or_http(request, registry_has)
+}
+
+/// A Connect GET (`?encoding=..&message=..` on an RPC path), or HTTP.
+fn get_or_http<B>(request: &Request<B>, registry_has: impl FnOnce(&str) -> bool) -> Incoming {
+    let is_get = request.method() == Method::GET || request.method() == Method::HEAD;
+    let connect_query = request.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.starts_with("encoding=") || pair == "connect=v1")
+    });
+    if is_get && connect_query && !is_websocket(request) && registry_has(request.uri().path()) {
+        Incoming::ConnectGet
+    } else {
+        Incoming::Http
+    }
+}
 
 pub(crate) fn classify<'a, B: http_body::Body>(
     request: &Request<B>,
     shared: &'a Shared,
 ) -> Decision<'a> {
     let headers = request.headers();
-    if is_grpc(headers) {
-        return match shared.server_type {
-            ServerType::Http => Decision::Reject(Rejection::GrpcDisabled),
-            ServerType::Dual | ServerType::Grpc => Decision::Passthrough { watch: false },
-        };
+    let protocols = shared.protocols;
+    let registry = &shared.registry;
+    let json = Dialect::Json;
+    let incoming = incoming(request, |path| registry.method(path).is_some());
+    let dialect = match incoming {
+        Incoming::Grpc if protocols.contains(Protocol::Grpc) => {
+            return Decision::Passthrough { watch: false };
+        }
+        Incoming::Grpc => return Decision::Reject(Rejection::GrpcDisabled, json),
+        // Off: for a tonic_web layer inside, if the user composed one.
+        Incoming::GrpcWeb { .. } if !protocols.contains(Protocol::GrpcWeb) => {
+            return Decision::Passthrough { watch: false };
+        }
+        Incoming::GrpcWeb { codec: None, text } => {
+            let dialect = Dialect::GrpcWeb {
+                codec: Codec::Proto,
+                text,
+            };
+            let expected = "application/grpc-web+proto or application/grpc-web+json";
+            return unsupported(headers, expected, dialect);
+        }
+        Incoming::GrpcWeb {
+            codec: Some(codec),
+            text,
+        } => Dialect::GrpcWeb { codec, text },
+        Incoming::ConnectUnary(_) | Incoming::ConnectStream(_) | Incoming::ConnectGet
+            if !protocols.contains(Protocol::Connect) =>
+        {
+            match incoming {
+                // Without Connect, a JSON POST is plain JSON.
+                Incoming::ConnectUnary(Codec::Json) | Incoming::ConnectGet => json,
+                _ => return unsupported(headers, "application/json", json),
+            }
+        }
+        Incoming::ConnectStream(None) => {
+            let expected = "application/connect+json or application/connect+proto";
+            return unsupported(headers, expected, Dialect::ConnectStream(Codec::Json));
+        }
+        Incoming::ConnectStream(Some(codec)) => Dialect::ConnectStream(codec),
+        Incoming::ConnectUnary(_) | Incoming::ConnectGet => Dialect::Connect,
+        Incoming::Http => json,
+    };
+    if dialect == Dialect::Json {
+        if !protocols.contains(Protocol::Json) {
+            return match registry.method(request.uri().path()).is_some()
+                || matches!(
+                    registry.route(request.method(), request.uri().path()),
+                    RouteMatch::Found { .. } | RouteMatch::MethodNotAllowed { .. }
+                ) {
+                true => Decision::Reject(Rejection::JsonDisabled, json),
+                false => Decision::Passthrough { watch: false },
+            };
+        }
+        return classify_http(request, shared);
     }
+    if let Some(version) = headers.get(CONNECT_PROTOCOL_VERSION)
+        && version != "1"
+    {
+        return Decision::Reject(Rejection::ConnectVersion(version.clone()), dialect);
+    }
+    // Connect and gRPC-Web call RPC paths only.
+    let path = request.uri().path();
+    let Some(method) = registry.method(path) else {
+        let rejection = match split_path(path) {
+            Some((service, _)) if registry.has_service(service) => {
+                Rejection::UnknownMethod(path.to_owned())
+            }
+            _ => Rejection::NotServedAsJson(path.to_owned()),
+        };
+        return Decision::Reject(rejection, dialect);
+    };
+    match rpc_plan(request, method, incoming, dialect, shared) {
+        Ok(plan) => Decision::Transcode(plan),
+        Err(rejection) => Decision::Reject(rejection, dialect),
+    }
+}
+
+fn unsupported(headers: &HeaderMap, expected: &'static str, dialect: Dialect) -> Decision<'static> {
+    let got = headers.get(header::CONTENT_TYPE).cloned();
+    Decision::Reject(Rejection::UnsupportedMediaType(got, expected), dialect)
+}
+
+/// The plan of a Connect or gRPC-Web call of `method`.
+fn rpc_plan<'a, B: http_body::Body>(
+    request: &Request<B>,
+    method: &'a MethodDescriptor,
+    incoming: Incoming,
+    dialect: Dialect,
+    shared: &Shared,
+) -> Result<Plan<'a>, Rejection> {
+    let headers = request.headers();
+    let verb = request.method();
+    let unary = method.kind == MethodKind::Unary;
+    let head = verb == Method::HEAD;
+    let mut query_message = None;
+    let (wire, respond, compressed, compress) = match incoming {
+        Incoming::ConnectGet => {
+            if !method.no_side_effects {
+                return Err(Rejection::MethodNotAllowed(
+                    verb.clone(),
+                    vec![Method::POST],
+                ));
+            }
+            if !unary {
+                return Err(Rejection::UnsupportedMediaType(
+                    None,
+                    "application/connect+json or application/connect+proto (streaming methods take POST)",
+                ));
+            }
+            let query = ConnectQuery::parse(request.uri().query().unwrap_or_default())?;
+            let compress = Compression::accepted(headers, "accept-encoding");
+            let wire = match query.codec {
+                Codec::Json => Wire::Json,
+                Codec::Proto => Wire::Proto,
+            };
+            query_message = Some(query.message);
+            (
+                wire,
+                Respond::Connect(query.codec),
+                query.compression,
+                compress,
+            )
+        }
+        _ if verb != Method::POST => {
+            return Err(Rejection::MethodNotAllowed(verb.clone(), allowed(method)));
+        }
+        Incoming::ConnectUnary(codec) => {
+            if !unary {
+                return Err(Rejection::UnsupportedMediaType(
+                    headers.get(header::CONTENT_TYPE).cloned(),
+                    "application/connect+json or application/connect+proto (a streaming method)",
+                ));
+            }
+            let compressed = Compression::from_header(headers.get(header::CONTENT_ENCODING))
+                .map_err(Rejection::UnsupportedEncoding)?;
+            let compress = Compression::accepted(headers, "accept-encoding");
+            if declared_length(headers).is_some_and(|len| len > shared.max_request_bytes as u64) {
+                return Err(Rejection::BodyTooLarge(shared.max_request_bytes));
+            }
+            let wire = match codec {
+                Codec::Json => Wire::Json,
+                Codec::Proto => Wire::Proto,
+            };
+            (wire, Respond::Connect(codec), compressed, compress)
+        }
+        Incoming::ConnectStream(Some(codec)) => {
+            if unary {
+                return Err(Rejection::UnsupportedMediaType(
+                    headers.get(header::CONTENT_TYPE).cloned(),
+                    "application/json or application/proto (a unary method)",
+                ));
+            }
+            let compressed = Compression::from_header(headers.get("connect-content-encoding"))
+                .map_err(Rejection::UnsupportedEncoding)?;
+            let compress = Compression::accepted(headers, "connect-accept-encoding");
+            let wire = Wire::Envelopes { codec, text: false };
+            (wire, Respond::ConnectStream(codec), compressed, compress)
+        }
+        Incoming::GrpcWeb {
+            codec: Some(codec),
+            text,
+        } => {
+            let compressed = Compression::from_header(headers.get("grpc-encoding"))
+                .map_err(Rejection::UnsupportedEncoding)?;
+            let compress = Compression::accepted(headers, "grpc-accept-encoding");
+            let wire = Wire::Envelopes { codec, text };
+            (wire, Respond::GrpcWeb { codec, text }, compressed, compress)
+        }
+        _ => unreachable!("classify sends only Connect and gRPC-Web calls here: {dialect:?}"),
+    };
+    Ok(Plan {
+        method,
+        rest: None,
+        wire,
+        respond,
+        compressed,
+        compress,
+        head,
+        query_message,
+    })
+}
+
+/// The verbs an RPC path takes.
+fn allowed(method: &MethodDescriptor) -> Vec<Method> {
+    if method.no_side_effects {
+        vec![Method::POST, Method::GET]
+    } else {
+        vec![Method::POST]
+    }
+}
+
+/// The query of a Connect GET: `message`, `encoding`, `base64`,
+/// `compression`, `connect`.
+struct ConnectQuery {
+    codec: Codec,
+    compression: Option<Compression>,
+    message: Bytes,
+}
+
+impl ConnectQuery {
+    fn parse(query: &str) -> Result<Self, Rejection> {
+        let bad = |message: String| Rejection::BadConnectGet(message);
+        let (mut encoding, mut compression, mut base64, mut message) = (None, None, false, None);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_encoding::percent_decode(value.replace('+', " ").as_bytes())
+                .collect::<Vec<u8>>();
+            match key {
+                "encoding" => encoding = Some(value),
+                "compression" => compression = Some(value),
+                "base64" => base64 = value == b"1",
+                "message" => message = Some(value),
+                "connect" if value == b"v1" => {}
+                "connect" => {
+                    return Err(bad(format!(
+                        "connect={}: only v1 is served",
+                        String::from_utf8_lossy(&value)
+                    )));
+                }
+                // Anything else (a cache buster) is ignored, as the protocol asks.
+                _ => {}
+            }
+        }
+        let codec = match encoding.as_deref() {
+            Some(b"json") => Codec::Json,
+            Some(b"proto") => Codec::Proto,
+            Some(other) => {
+                return Err(bad(format!(
+                    "encoding={}: expected json or proto",
+                    String::from_utf8_lossy(other)
+                )));
+            }
+            None => return Err(bad("the encoding parameter is missing".to_owned())),
+        };
+        let compression = match compression {
+            Some(name) => Compression::from_header(HeaderValue::from_bytes(&name).ok().as_ref())
+                .map_err(Rejection::UnsupportedEncoding)?,
+            None => None,
+        };
+        let message = message.unwrap_or_default();
+        let message = if base64 {
+            crate::status::decode_base64(&message)
+                .ok_or_else(|| bad("message: not base64 (base64=1)".to_owned()))?
+        } else {
+            message
+        };
+        Ok(Self {
+            codec,
+            compression,
+            message: message.into(),
+        })
+    }
+}
+
+/// JSON, REST, NDJSON, SSE, WebSocket and raw bodies.
+fn classify_http<'a, B: http_body::Body>(request: &Request<B>, shared: &'a Shared) -> Decision<'a> {
+    let json = Dialect::Json;
+    let headers = request.headers();
     let registry = &shared.registry;
     let path = request.uri().path();
     let verb = request.method();
+    let mut head = false;
     let target = if let Some(method) = registry.method(path) {
-        if is_websocket(request) {
+        if verb == Method::OPTIONS {
+            let mut allow = allowed(method);
+            allow.push(Method::OPTIONS);
+            return Decision::Options(allow);
+        }
+        if is_websocket(request) || verb == Method::POST {
             Ok((method, None))
-        } else if verb != Method::POST {
-            Err(Rejection::MethodNotAllowed(
-                verb.clone(),
-                vec![Method::POST],
-            ))
         } else {
-            Ok((method, None))
+            Err(Rejection::MethodNotAllowed(verb.clone(), allowed(method)))
         }
     } else {
-        match registry.route(verb, path) {
+        // HEAD is GET without the body (RFC 9110, 9.3.2).
+        let found = match registry.route(verb, path) {
+            RouteMatch::MethodNotAllowed { allow }
+                if verb == Method::HEAD && allow.contains(&Method::GET) =>
+            {
+                head = true;
+                registry.route(&Method::GET, path)
+            }
+            found => found,
+        };
+        match found {
             RouteMatch::Found { value, bindings } => {
                 let rest = RestTarget {
                     rule: value.rule,
@@ -127,30 +553,34 @@ pub(crate) fn classify<'a, B: http_body::Body>(
             RouteMatch::BadBinding {
                 field_path, error, ..
             } => Err(Rejection::BadPath(field_path.join("."), error)),
+            RouteMatch::MethodNotAllowed { mut allow } if verb == Method::OPTIONS => {
+                if allow.contains(&Method::GET) {
+                    allow.push(Method::HEAD);
+                }
+                allow.push(Method::OPTIONS);
+                return Decision::Options(allow);
+            }
             RouteMatch::MethodNotAllowed { allow } => {
                 Err(Rejection::MethodNotAllowed(verb.clone(), allow))
             }
             RouteMatch::NotFound => {
                 return match split_path(path) {
                     Some((service, _)) if registry.has_service(service) => {
-                        json_only(shared, Rejection::UnknownMethod(path.to_owned()))
+                        Decision::Reject(Rejection::UnknownMethod(path.to_owned()), json)
                     }
                     // An RPC path of a service with no table, called with JSON:
                     // tonic would fail to decode it (500); say why now.
                     Some((service, _)) if service.contains('.') && is_json_like(headers) => {
-                        json_only(shared, Rejection::NotServedAsJson(path.to_owned()))
+                        Decision::Reject(Rejection::NotServedAsJson(path.to_owned()), json)
                     }
                     _ => Decision::Passthrough { watch: true },
                 };
             }
         }
     };
-    if shared.server_type == ServerType::Grpc {
-        return Decision::Reject(Rejection::JsonDisabled);
-    }
     let (method, rest) = match target {
         Ok(target) => target,
-        Err(rejection) => return Decision::Reject(rejection),
+        Err(rejection) => return Decision::Reject(rejection, json),
     };
     match plan(request, method, rest.as_ref(), shared) {
         Ok((wire, respond)) => Decision::Transcode(Plan {
@@ -158,18 +588,13 @@ pub(crate) fn classify<'a, B: http_body::Body>(
             rest,
             wire,
             respond,
+            compressed: None,
+            compress: None,
+            head,
+            query_message: None,
         }),
-        Err(rejection) => Decision::Reject(rejection),
+        Err(rejection) => Decision::Reject(rejection, json),
     }
-}
-
-/// A rejection of a JSON request, or [`Rejection::JsonDisabled`] on a
-/// gRPC-only server.
-fn json_only(shared: &Shared, rejection: Rejection) -> Decision<'static> {
-    Decision::Reject(match shared.server_type {
-        ServerType::Grpc => Rejection::JsonDisabled,
-        ServerType::Dual | ServerType::Http => rejection,
-    })
 }
 
 /// The wire formats both ways, or why the request cannot be served.

@@ -3,10 +3,11 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::__private::json::JsonOptions;
+use crate::classify::Dialect;
 use crate::status::{Code, Status, json_response};
 use crate::transcode::json::JsonError;
 
@@ -70,8 +71,12 @@ pub(crate) enum Rejection {
     BodyTooLarge(usize),
     /// A request content type the method is not served with; what it takes.
     UnsupportedMediaType(Option<HeaderValue>, &'static str),
-    /// A compressed JSON body.
+    /// A compression the layer does not read (JSON bodies: any).
     UnsupportedEncoding(HeaderValue),
+    /// A `connect-protocol-version` other than 1.
+    ConnectVersion(HeaderValue),
+    /// A Connect GET whose query does not make a request: what is wrong.
+    BadConnectGet(String),
     /// A verb the path is not bound for; the verbs it is bound for.
     MethodNotAllowed(http::Method, Vec<http::Method>),
     /// `/{known service}/{unknown method}`.
@@ -130,6 +135,19 @@ impl Rejection {
                     "unsupported content-encoding {}: send the JSON body uncompressed",
                     String::from_utf8_lossy(got.as_bytes())
                 ),
+            ),
+            Self::ConnectVersion(got) => (
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                format!(
+                    "connect-protocol-version {}: only 1 is served",
+                    String::from_utf8_lossy(got.as_bytes())
+                ),
+            ),
+            Self::BadConnectGet(problem) => (
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                format!("bad Connect GET request: {problem}"),
             ),
             Self::MethodNotAllowed(method, allow) => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -220,12 +238,16 @@ impl Rejection {
         status
     }
 
-    /// The error response: JSON (the status with `options`), except for
+    /// The error response in the client's protocol: for HTTP/JSON the
+    /// status as JSON (with `options`), except for
     /// [`Rejection::GrpcDisabled`], which is a trailers-only gRPC answer.
-    pub(crate) fn into_response<B>(self, options: JsonOptions) -> Response<B>
+    pub(crate) fn into_response<B>(self, dialect: Dialect, options: JsonOptions) -> Response<B>
     where
         B: From<Bytes>,
     {
+        if dialect != Dialect::Json {
+            return self.into_rpc_response(dialect, options);
+        }
         let (http, _, _) = self.parts();
         let status = self.status();
         if let Self::GrpcDisabled = self {
@@ -250,6 +272,44 @@ impl Rejection {
                 header::SEC_WEBSOCKET_VERSION,
                 HeaderValue::from_static("13"),
             );
+        }
+        response
+    }
+}
+
+impl Rejection {
+    /// The error response for a Connect or gRPC-Web client: their codes
+    /// (UNIMPLEMENTED for a method not served, as gRPC says), the HTTP
+    /// status of the code for Connect unary, except for the protocol-level
+    /// 404, 405 and 415.
+    fn into_rpc_response<B>(self, dialect: Dialect, options: JsonOptions) -> Response<B>
+    where
+        B: From<Bytes>,
+    {
+        let mut status = self.status();
+        let http = match &self {
+            Self::UnknownMethod(_) | Self::NotServedAsJson(_) => {
+                status.code = Code::Unimplemented;
+                StatusCode::NOT_FOUND
+            }
+            Self::UnsupportedEncoding(got) => {
+                status.code = Code::Unimplemented;
+                status.message = format!(
+                    "unsupported compression {}: send gzip or identity",
+                    String::from_utf8_lossy(got.as_bytes())
+                );
+                status.code.http_status()
+            }
+            Self::UnsupportedMediaType(..) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
+            _ => status.code.http_status(),
+        };
+        let mut response =
+            status.to_rpc_response(dialect, http, HeaderMap::new(), &HeaderMap::new(), options);
+        if let Self::MethodNotAllowed(_, allow) = &self
+            && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
+        {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         response
     }

@@ -7,8 +7,8 @@ use tower_layer::Layer;
 
 use crate::JsonOptions;
 use crate::config::{
-    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
-    ServerType,
+    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
+    Protocols, ServerType,
 };
 use crate::error::Error;
 use crate::registry::{self, PackageDescriptor, Registry};
@@ -48,7 +48,7 @@ impl DualProtocolLayer {
     /// A layer with the settings of `config`.
     pub fn from_config(config: &Config) -> Result<Self, Error> {
         Builder::new()
-            .server_type(config.server.server_type)
+            .protocols(config.server.protocols())
             .max_request_bytes(config.server.max_request_bytes)
             .max_message_bytes(config.server.max_message_bytes)
             .sse_keep_alive(
@@ -88,7 +88,7 @@ pub struct Builder {
     packages: Vec<PackageDescriptor>,
     discover: bool,
     only: Option<Vec<String>>,
-    server_type: ServerType,
+    protocols: Protocols,
     max_request_bytes: usize,
     max_message_bytes: usize,
     sse_keep_alive: Option<Duration>,
@@ -101,7 +101,7 @@ impl Builder {
             packages: Vec::new(),
             discover: true,
             only: None,
-            server_type: ServerType::Dual,
+            protocols: Protocols::ALL,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
@@ -136,9 +136,32 @@ impl Builder {
         self
     }
 
-    /// Which protocols are served (default: [`ServerType::Dual`]).
+    /// Which protocols are served, as a shorthand (see
+    /// [`protocols`](Self::protocols)).
     pub fn server_type(mut self, server_type: ServerType) -> Self {
-        self.server_type = server_type;
+        self.protocols = server_type.protocols();
+        self
+    }
+
+    /// Which protocols are served (default: [`Protocols::ALL`]). A request
+    /// in a protocol that is off is answered as by a server without it:
+    /// gRPC gets a trailers-only `UNIMPLEMENTED`, JSON and Connect a 415,
+    /// gRPC-Web is passed to the inner service unchanged (for a `tonic_web`
+    /// layer inside, if you compose one).
+    pub fn protocols(mut self, protocols: Protocols) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
+    /// Serves `protocol` too.
+    pub fn enable(mut self, protocol: Protocol) -> Self {
+        self.protocols = self.protocols.with(protocol);
+        self
+    }
+
+    /// Stops serving `protocol`.
+    pub fn disable(mut self, protocol: Protocol) -> Self {
+        self.protocols = self.protocols.without(protocol);
         self
     }
 
@@ -214,7 +237,7 @@ impl Builder {
         Ok(DualProtocolLayer {
             shared: Arc::new(Shared {
                 registry,
-                server_type: self.server_type,
+                protocols: self.protocols,
                 max_request_bytes: self.max_request_bytes,
                 max_message_bytes: self.max_message_bytes,
                 sse_keep_alive: self.sse_keep_alive,

@@ -144,8 +144,8 @@ pub mod __bench;
 pub use __private::json::JsonOptions;
 pub use body::DualBody;
 pub use config::{
-    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE,
-    ServerConfig, ServerType,
+    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
+    Protocols, ServerConfig, ServerType,
 };
 pub use error::Error;
 pub use future::ResponseFuture;

@@ -27,7 +27,11 @@ fn is_dropped(name: &HeaderName) -> bool {
             | "host"
             | "content-type"
             | "content-length"
+            | "content-encoding"
             | "connect-timeout-ms"
+            | "connect-protocol-version"
+            | "connect-content-encoding"
+            | "connect-accept-encoding"
     ) || s.starts_with("accept")
         || s.starts_with("proxy-")
         || s.starts_with("grpc-")

@@ -94,13 +94,19 @@ where
                 let future = self.inner.call(request.map(DualBody::new));
                 ResponseFuture::watch(future, method, uri, shared.json)
             }
-            Decision::Reject(rejection) => {
-                ResponseFuture::ready(rejection.into_response(shared.json))
+            Decision::Reject(rejection, dialect) => {
+                ResponseFuture::ready(rejection.into_response(dialect, shared.json))
             }
-            Decision::Transcode(plan) => match self.transcode(request, plan, &shared) {
-                Ok(future) => future,
-                Err(rejection) => ResponseFuture::ready(rejection.into_response(shared.json)),
-            },
+            Decision::Options(allow) => ResponseFuture::ready(options_response(&allow)),
+            Decision::Transcode(plan) => {
+                let dialect = plan.respond.dialect();
+                match self.transcode(request, plan, &shared) {
+                    Ok(future) => future,
+                    Err(rejection) => {
+                        ResponseFuture::ready(rejection.into_response(dialect, shared.json))
+                    }
+                }
+            }
         }
     }
 }
@@ -132,14 +138,19 @@ impl<S> DualProtocolService<S> {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned(),
-            Wire::Json | Wire::Ndjson | Wire::WebSocket => String::new(),
+            _ => String::new(),
         };
         // A WebSocket handshake is checked before its headers become
         // metadata; the client's messages come from the socket.
         #[cfg(feature = "websocket")]
         let mut handshake = None;
         let source = match plan.wire {
-            Wire::Json | Wire::Ndjson | Wire::Raw(_) => Source::Body { body },
+            _ if plan.query_message.is_some() => Source::Ready {
+                data: plan.query_message,
+            },
+            Wire::Json | Wire::Proto | Wire::Ndjson | Wire::Raw(_) | Wire::Envelopes { .. } => {
+                Source::Body { body }
+            }
             #[cfg(feature = "websocket")]
             Wire::WebSocket => {
                 if plan.rest.is_some() {
@@ -171,9 +182,11 @@ impl<S> DualProtocolService<S> {
             MethodKind::ClientStreaming | MethodKind::BidiStreaming
         );
         let limit = match plan.wire {
-            Wire::Json => shared.max_request_bytes,
+            Wire::Json | Wire::Proto => shared.max_request_bytes,
             Wire::Raw(_) if !streams_in => shared.max_request_bytes,
-            Wire::Raw(_) | Wire::Ndjson | Wire::WebSocket => shared.max_message_bytes,
+            Wire::Raw(_) | Wire::Ndjson | Wire::WebSocket | Wire::Envelopes { .. } => {
+                shared.max_message_bytes
+            }
         };
         let encoder = Encoder {
             codec: method.request,
@@ -188,6 +201,7 @@ impl<S> DualProtocolService<S> {
             plan.wire,
             limit,
             streams_in,
+            plan.compressed,
             failure.clone(),
         );
         let answer = Answer {
@@ -205,6 +219,8 @@ impl<S> DualProtocolService<S> {
             failure,
             limit: shared.max_message_bytes,
             eager: method.kind == MethodKind::BidiStreaming,
+            compress: plan.compress,
+            head: plan.head,
         };
         let request = Request::from_parts(parts, DualBody::request(stream));
         let future = self.inner.call(request);
@@ -219,6 +235,21 @@ impl<S> DualProtocolService<S> {
         }
         Ok(ResponseFuture::call(future, answer))
     }
+}
+
+/// The answer to `OPTIONS` on a path the layer serves: 204 and `Allow`.
+fn options_response<B: From<Bytes>>(allow: &[Method]) -> Response<B> {
+    let allow = allow
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut response = Response::new(B::from(Bytes::new()));
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    if let Ok(value) = http::HeaderValue::try_from(allow) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
 }
 
 /// What a REST binding adds: where the body goes, the protobuf of the path

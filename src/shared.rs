@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use crate::JsonOptions;
-use crate::config::ServerType;
+use crate::config::Protocols;
 use crate::registry::Registry;
 
 /// What every service made by one layer shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
-    pub(crate) server_type: ServerType,
+    pub(crate) protocols: Protocols,
     pub(crate) max_request_bytes: usize,
     pub(crate) max_message_bytes: usize,
     pub(crate) sse_keep_alive: Option<Duration>,

@@ -13,6 +13,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 use prost::Message as _;
 
 use crate::__private::json::{JsonOptions, with_options};
+use crate::classify::Dialect;
 
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -114,6 +115,30 @@ impl Code {
             Code::Unavailable => "UNAVAILABLE",
             Code::DataLoss => "DATA_LOSS",
             Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The Connect protocol's name, e.g. `invalid_argument` (`canceled` is
+    /// spelt the American way there).
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            Code::Ok => "ok",
+            Code::Cancelled => "canceled",
+            Code::Unknown => "unknown",
+            Code::InvalidArgument => "invalid_argument",
+            Code::DeadlineExceeded => "deadline_exceeded",
+            Code::NotFound => "not_found",
+            Code::AlreadyExists => "already_exists",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::FailedPrecondition => "failed_precondition",
+            Code::Aborted => "aborted",
+            Code::OutOfRange => "out_of_range",
+            Code::Unimplemented => "unimplemented",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+            Code::DataLoss => "data_loss",
+            Code::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -245,6 +270,158 @@ impl Status {
             out.push(b']');
         }
         out.push(b'}');
+    }
+
+    /// The Connect protocol's error JSON: `{"code":"not_found","message":..,
+    /// "details":[{"type":..,"value":..,"debug":..}]}`, where `value` is the
+    /// detail's protobuf in unpadded base64 and `debug` its JSON (as an
+    /// `Any`, with `options`), when the layer knows its type.
+    pub(crate) fn to_connect_json(&self, options: JsonOptions) -> Bytes {
+        let mut out = Vec::with_capacity(64 + self.message.len());
+        self.write_connect_json(&mut out, options);
+        out.into()
+    }
+
+    fn write_connect_json(&self, out: &mut Vec<u8>, options: JsonOptions) {
+        out.extend_from_slice(b"{\"code\":\"");
+        out.extend_from_slice(self.code.connect_name().as_bytes());
+        out.push(b'"');
+        if !self.message.is_empty() {
+            out.extend_from_slice(b",\"message\":");
+            write_json_string(out, &self.message);
+        }
+        if !self.details.is_empty() {
+            out.extend_from_slice(b",\"details\":[");
+            for (i, any) in self.details.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let name = any.type_url.rsplit('/').next().unwrap_or_default();
+                out.extend_from_slice(b"{\"type\":");
+                write_json_string(out, name);
+                out.extend_from_slice(b",\"value\":\"");
+                out.extend_from_slice(
+                    base64::engine::general_purpose::STANDARD_NO_PAD
+                        .encode(&any.value)
+                        .as_bytes(),
+                );
+                out.push(b'"');
+                if crate::any::knows(&any.type_url)
+                    && let Ok(debug) = with_options(options, || serde_json::to_vec(any))
+                {
+                    out.extend_from_slice(b",\"debug\":");
+                    out.extend_from_slice(&debug);
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+
+    /// The Connect end-of-stream message's JSON: `{"error":{..},
+    /// "metadata":{"name":["value",..]}}`, either part left out when empty.
+    /// Binary (`-bin`) values stay base64, as the protocol asks.
+    pub(crate) fn to_connect_end(&self, trailers: &HeaderMap, options: JsonOptions) -> Bytes {
+        let mut out = Vec::with_capacity(64 + self.message.len());
+        out.push(b'{');
+        if self.code != Code::Ok {
+            out.extend_from_slice(b"\"error\":");
+            self.write_connect_json(&mut out, options);
+        }
+        let mut names = trailers.keys().peekable();
+        if names.peek().is_some() {
+            if self.code != Code::Ok {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"metadata\":{");
+            for (i, name) in names.enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_string(&mut out, name.as_str());
+                out.extend_from_slice(b":[");
+                for (j, value) in trailers.get_all(name).iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    write_json_string(&mut out, &String::from_utf8_lossy(value.as_bytes()));
+                }
+                out.push(b']');
+            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+        out.into()
+    }
+
+    /// The gRPC-Web trailers frame: flag `0x80`, the length, then the status
+    /// and `trailers` as HTTP/1 header lines (`name:value\r\n`, lower case).
+    pub(crate) fn to_grpc_web_trailers(&self, trailers: &HeaderMap) -> Bytes {
+        let mut all = self.to_trailers();
+        for (name, value) in trailers {
+            all.append(name, value.clone());
+        }
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(&[crate::transcode::envelope::TRAILERS, 0, 0, 0, 0]);
+        for (name, value) in &all {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let len = u32::try_from(out.len() - 5).unwrap_or(u32::MAX);
+        out[1..5].copy_from_slice(&len.to_be_bytes());
+        out.into()
+    }
+
+    /// The error answer of a Connect or gRPC-Web call that failed before a
+    /// message was sent, with the response `metadata` (already HTTP
+    /// headers) and the `trailers`:
+    /// - Connect unary: `http` and the Connect error JSON, trailers as
+    ///   `trailer-` headers;
+    /// - Connect streaming: 200 and the end-of-stream message (a 415 stays
+    ///   a 415 with the error JSON: the client cannot read envelopes of a
+    ///   content type it did not ask for);
+    /// - gRPC-Web: 200 and the trailers frame.
+    pub(crate) fn to_rpc_response<B: From<Bytes>>(
+        &self,
+        dialect: Dialect,
+        http: StatusCode,
+        mut metadata: HeaderMap,
+        trailers: &HeaderMap,
+        options: JsonOptions,
+    ) -> Response<B> {
+        use crate::transcode::envelope;
+        let (http, body, content_type) = match dialect {
+            Dialect::Json => (http, self.to_json(options), dialect.content_type()),
+            Dialect::Connect => {
+                crate::metadata::trailers_to_headers(&mut metadata, trailers);
+                (http, self.to_connect_json(options), "application/json")
+            }
+            Dialect::ConnectStream(_) if http == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (http, self.to_connect_json(options), "application/json")
+            }
+            Dialect::ConnectStream(_) => {
+                let end = self.to_connect_end(trailers, options);
+                let body = envelope::envelope(envelope::END_STREAM, &end);
+                (StatusCode::OK, body, dialect.content_type())
+            }
+            Dialect::GrpcWeb { text, .. } => {
+                let frame = self.to_grpc_web_trailers(trailers);
+                let body = if text {
+                    envelope::to_base64(&frame)
+                } else {
+                    frame
+                };
+                (StatusCode::OK, body, dialect.content_type())
+            }
+        };
+        metadata.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let mut response = Response::new(B::from(body));
+        *response.status_mut() = http;
+        *response.headers_mut() = metadata;
+        response
     }
 
     /// The whole JSON error answer: the mapped HTTP status and the JSON body.

@@ -74,12 +74,19 @@ impl Decoder {
 
     /// The next complete message, `None` when more data is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.len() >= HEADER_LEN && self.buf[0] != 0 {
+            return Err(FrameError::Compressed);
+        }
+        Ok(self.next_envelope()?.map(|(_, message)| message))
+    }
+
+    /// The next complete envelope (Connect, gRPC-Web): its flags byte and
+    /// its payload; `None` when more data is needed.
+    pub(crate) fn next_envelope(&mut self) -> Result<Option<(u8, Bytes)>, FrameError> {
         if self.buf.len() < HEADER_LEN {
             return Ok(None);
         }
-        if self.buf[0] != 0 {
-            return Err(FrameError::Compressed);
-        }
+        let flags = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len > self.limit {
             return Err(FrameError::TooLarge(len, self.limit));
@@ -89,7 +96,7 @@ impl Decoder {
             return Ok(None);
         }
         self.buf.advance(HEADER_LEN);
-        Ok(Some(self.buf.split_to(len).freeze()))
+        Ok(Some((flags, self.buf.split_to(len).freeze())))
     }
 
     /// Whether data is left that is not a whole message (at the end of the

@@ -11,6 +11,7 @@ use http::StatusCode;
 
 use crate::status::Status;
 
+pub(crate) mod envelope;
 pub(crate) mod frame;
 pub(crate) mod json;
 pub(crate) mod request;

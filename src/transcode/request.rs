@@ -13,10 +13,11 @@ use http_body::{Body, Frame};
 use pin_project_lite::pin_project;
 
 use crate::__private::json::{JsonOptions, with_options};
-use crate::classify::{RawInto, Wire};
+use crate::classify::{Codec, RawInto, Wire};
 use crate::error::Rejection;
 use crate::registry::JsonToProto;
 use crate::status::{Code, Status};
+use crate::transcode::envelope::{self, Base64Decoder, Compression};
 use crate::transcode::json::JsonError;
 use crate::transcode::{Failure, frame};
 
@@ -86,6 +87,18 @@ impl Encoder {
         buf.freeze()
     }
 
+    /// The framed protobuf of a message sent as protobuf (`suffix` added,
+    /// though Connect and gRPC-Web calls have none).
+    pub(crate) fn encode_proto(&self, message: &[u8]) -> Bytes {
+        let mut buf =
+            BytesMut::with_capacity(frame::HEADER_LEN + message.len() + self.suffix.len());
+        let at = frame::start(&mut buf);
+        buf.extend_from_slice(message);
+        buf.extend_from_slice(&self.suffix);
+        frame::finish(&mut buf, at);
+        buf.freeze()
+    }
+
     /// The framed protobuf of the message whose JSON is `json`.
     pub(crate) fn encode(&self, json: &[u8]) -> Result<Bytes, JsonError> {
         let blank = json.iter().all(u8::is_ascii_whitespace);
@@ -133,6 +146,8 @@ pin_project! {
         Body { #[pin] body: B },
         /// Messages read from a WebSocket, one per item.
         Channel { rx: tokio::sync::mpsc::Receiver<Bytes> },
+        /// A body known already (a Connect GET's message, from the query).
+        Ready { data: Option<Bytes> },
     }
 }
 
@@ -147,7 +162,14 @@ pin_project! {
         limit: usize,
         // For client and bidi streams: a blank JSON body is no message.
         streams_in: bool,
+        // How the client compressed the body (`Json`, `Proto`) or the
+        // envelopes flagged compressed (`Envelopes`).
+        compressed: Option<Compression>,
         buf: BytesMut,
+        // `Envelopes`: the envelopes read so far, and for grpc-web-text
+        // the base64 not yet decoded.
+        envelopes: frame::Decoder,
+        base64: Option<Base64Decoder>,
         // Messages (lines) seen, for error messages.
         count: usize,
         eof: bool,
@@ -172,15 +194,23 @@ impl<B> RequestStream<B> {
         wire: Wire,
         limit: usize,
         streams_in: bool,
+        compressed: Option<Compression>,
         failure: Failure,
     ) -> Self {
+        let base64 = match wire {
+            Wire::Envelopes { text: true, .. } => Some(Base64Decoder::default()),
+            _ => None,
+        };
         Self {
             source,
             encoder,
             wire,
             limit,
             streams_in,
+            compressed,
             buf: BytesMut::new(),
+            envelopes: frame::Decoder::new(limit),
+            base64,
             count: 0,
             eof: false,
             done: false,
@@ -207,17 +237,79 @@ where
                 return Poll::Ready(None);
             }
             match *this.wire {
-                Wire::Json if *this.eof => {
+                Wire::Json | Wire::Proto if *this.eof => {
                     *this.done = true;
-                    let json = std::mem::take(this.buf);
-                    if *this.streams_in && json.iter().all(u8::is_ascii_whitespace) {
+                    let mut body = std::mem::take(this.buf).freeze();
+                    if let Some(compression) = *this.compressed {
+                        match compression.decompress(&body, *this.limit, "the request body") {
+                            Ok(data) => body = data,
+                            Err(status) => {
+                                let http = status.code.http_status();
+                                return Poll::Ready(Some(Err(fail(this.failure, http, status))));
+                            }
+                        }
+                    }
+                    if *this.wire == Wire::Proto {
+                        return Poll::Ready(Some(Ok(Frame::data(
+                            this.encoder.encode_proto(&body),
+                        ))));
+                    }
+                    if *this.streams_in && body.iter().all(u8::is_ascii_whitespace) {
                         return Poll::Ready(None);
                     }
-                    return Poll::Ready(Some(match this.encoder.encode(&json) {
+                    return Poll::Ready(Some(match this.encoder.encode(&body) {
                         Ok(frame) => Ok(Frame::data(frame)),
                         Err(e) => Err(fail_rejection(this.failure, Rejection::Json(e))),
                     }));
                 }
+                Wire::Envelopes { codec, .. } => match this.envelopes.next_envelope() {
+                    Ok(Some((flags, payload))) => {
+                        *this.count += 1;
+                        let result = envelope_message(
+                            this.encoder,
+                            codec,
+                            flags,
+                            payload,
+                            *this.count,
+                            *this.compressed,
+                            *this.limit,
+                            this.failure,
+                        );
+                        if let Some(result) = result {
+                            if result.is_err() {
+                                *this.done = true;
+                            }
+                            return Poll::Ready(Some(result));
+                        }
+                        continue;
+                    }
+                    Ok(None) if *this.eof => {
+                        *this.done = true;
+                        let partial = this.envelopes.has_partial()
+                            || this.base64.as_ref().is_some_and(Base64Decoder::has_partial);
+                        if partial {
+                            let status = Status::new(
+                                Code::InvalidArgument,
+                                "the request body ends inside a message",
+                            );
+                            let error = fail(this.failure, StatusCode::BAD_REQUEST, status);
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                        return Poll::Ready(None);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        *this.done = true;
+                        let status = match e {
+                            frame::FrameError::TooLarge(_, limit) => {
+                                too_large("message", *this.count + 1, limit)
+                            }
+                            frame::FrameError::Compressed => unreachable!("envelopes take flags"),
+                        };
+                        let error = fail(this.failure, StatusCode::PAYLOAD_TOO_LARGE, status);
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
                 Wire::Raw(into) if !*this.streams_in && *this.eof => {
                     *this.done = true;
                     let data = std::mem::take(this.buf);
@@ -239,7 +331,7 @@ where
                         return Poll::Ready(None);
                     }
                 }
-                Wire::Json | Wire::Raw(_) => {}
+                Wire::Json | Wire::Proto | Wire::Raw(_) => {}
                 Wire::Ndjson => {
                     if let Some(at) = this.buf.iter().position(|&b| b == b'\n') {
                         let line = this.buf.split_to(at + 1);
@@ -286,13 +378,36 @@ where
             }
             // More input.
             match this.source.as_mut().project() {
+                SourceProj::Ready { data } => match data.take() {
+                    Some(data) => *this.buf = BytesMut::from(data),
+                    None => *this.eof = true,
+                },
                 SourceProj::Body { body } => match ready!(body.poll_frame(cx)) {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
+                            if let Wire::Envelopes { .. } = *this.wire {
+                                let data = match this.base64.as_mut() {
+                                    Some(decoder) => match decoder.push(&data) {
+                                        Ok(decoded) => Bytes::from(decoded),
+                                        Err(status) => {
+                                            *this.done = true;
+                                            let http = StatusCode::BAD_REQUEST;
+                                            return Poll::Ready(Some(Err(fail(
+                                                this.failure,
+                                                http,
+                                                status,
+                                            ))));
+                                        }
+                                    },
+                                    None => data,
+                                };
+                                this.envelopes.push(data);
+                                continue;
+                            }
                             let whole = match *this.wire {
-                                Wire::Json => true,
+                                Wire::Json | Wire::Proto => true,
                                 Wire::Raw(_) => !*this.streams_in,
-                                Wire::Ndjson | Wire::WebSocket => false,
+                                Wire::Ndjson | Wire::WebSocket | Wire::Envelopes { .. } => false,
                             };
                             if whole && this.buf.len().saturating_add(data.len()) > *this.limit {
                                 *this.done = true;
@@ -348,6 +463,51 @@ where
                 },
             }
         }
+    }
+}
+
+/// One envelope of a Connect stream or a gRPC-Web call: its flags checked,
+/// decompressed, transcoded (JSON) or framed as it is (protobuf).
+#[allow(clippy::too_many_arguments)]
+fn envelope_message(
+    encoder: &Encoder,
+    codec: Codec,
+    flags: u8,
+    payload: Bytes,
+    number: usize,
+    compressed: Option<Compression>,
+    limit: usize,
+    failure: &Failure,
+) -> Option<Result<Frame<Bytes>, BoxError>> {
+    let bad = |message: String| {
+        let status = Status::new(Code::InvalidArgument, message);
+        Some(Err(fail(failure, StatusCode::BAD_REQUEST, status)))
+    };
+    if flags & !envelope::COMPRESSED != 0 {
+        return bad(format!(
+            "message {number}: unexpected envelope flags {flags:#04x} from a client"
+        ));
+    }
+    let payload = if flags & envelope::COMPRESSED != 0 {
+        let Some(compression) = compressed else {
+            return bad(format!(
+                "message {number} is flagged compressed, but the request names no compression \
+                 (connect-content-encoding or grpc-encoding)"
+            ));
+        };
+        match compression.decompress(&payload, limit, &format!("message {number}")) {
+            Ok(data) => data,
+            Err(status) => {
+                let http = status.code.http_status();
+                return Some(Err(fail(failure, http, status)));
+            }
+        }
+    } else {
+        payload
+    };
+    match codec {
+        Codec::Proto => Some(Ok(Frame::data(encoder.encode_proto(&payload)))),
+        Codec::Json => message(encoder, &payload, number, "message", limit, failure),
     }
 }
 
@@ -447,6 +607,7 @@ mod tests {
             Wire::Ndjson,
             64,
             true,
+            None,
             failure.clone(),
         );
         let (out, error) = frames(stream).await;
@@ -466,6 +627,7 @@ mod tests {
             Wire::Ndjson,
             64,
             true,
+            None,
             failure.clone(),
         );
         let (out, error) = frames(stream).await;
@@ -489,6 +651,7 @@ mod tests {
             Wire::Ndjson,
             16,
             true,
+            None,
             failure.clone(),
         );
         let (out, error) = frames(stream).await;
@@ -512,6 +675,7 @@ mod tests {
             Wire::Json,
             64,
             false,
+            None,
             Failure::default(),
         );
         assert_eq!(frames(stream).await.0.len(), 1);
@@ -525,6 +689,7 @@ mod tests {
                 Wire::Json,
                 64,
                 streams_in,
+                None,
                 Failure::default(),
             );
             assert_eq!(frames(stream).await.0.len(), expected);
@@ -538,6 +703,7 @@ mod tests {
             Wire::Json,
             3,
             false,
+            None,
             failure.clone(),
         );
         assert!(frames(stream).await.1.is_some());
@@ -556,6 +722,7 @@ mod tests {
             Wire::WebSocket,
             64,
             true,
+            None,
             Failure::default(),
         );
         assert_eq!(frames(stream).await.0.len(), 2);
@@ -631,6 +798,7 @@ mod tests {
             Wire::Raw(RawInto::Message),
             4,
             true,
+            None,
             Failure::default(),
         );
         let (out, error) = frames(stream).await;

@@ -18,10 +18,11 @@ use tokio::time::{Instant, Sleep};
 
 use crate::__private::json::{JsonOptions, with_options};
 use crate::body::DualBody;
-use crate::classify::{EVENT_STREAM, NDJSON, Respond, is_grpc};
+use crate::classify::{Codec, Dialect, EVENT_STREAM, NDJSON, Respond, is_grpc};
 use crate::metadata;
 use crate::registry::ProtoToJson;
 use crate::status::{Code, Status};
+use crate::transcode::envelope::{self, Compression};
 use crate::transcode::request::HttpBody;
 use crate::transcode::{Failure, frame};
 
@@ -99,13 +100,21 @@ pub(crate) struct Answer {
     /// the first message: for bidi streams, whose first answer may wait for
     /// messages the client sends only once it has the head.
     pub(crate) eager: bool,
+    /// How the answer's messages may be compressed (Connect, gRPC-Web).
+    pub(crate) compress: Option<Compression>,
+    /// A `HEAD` request: the head of the answer, without its body.
+    pub(crate) head: bool,
 }
 
 impl Answer {
     /// The answer when the deadline passed before the inner service
     /// answered.
     pub(crate) fn deadline_exceeded<B>(&self) -> Response<DualBody<B>> {
-        self.deadline_status().to_response(self.renderer.options)
+        let status = self.deadline_status();
+        let http = status.code.http_status();
+        let (metadata, trailers) = (HeaderMap::new(), HeaderMap::new());
+        let dialect = self.respond.dialect();
+        status.to_rpc_response(dialect, http, metadata, &trailers, self.renderer.options)
     }
 
     /// The status of a call whose deadline passed.
@@ -145,7 +154,13 @@ impl Answer {
             return Start::Done(Response::from_parts(parts, DualBody::new(body)));
         }
         let metadata = std::mem::take(&mut parts.headers);
-        let eager = self.eager && self.respond != Respond::Json;
+        // Connect streams and gRPC-Web answer 200 whatever happens next:
+        // the head goes at once.
+        let eager = match self.respond {
+            Respond::ConnectStream(_) | Respond::GrpcWeb { .. } => true,
+            Respond::Json | Respond::Raw | Respond::Connect(_) => false,
+            _ => self.eager,
+        };
         let mut opening = Opening::new(parts, ResponseStream::new(Box::pin(body), self));
         opening.headers_from(&metadata);
         if eager {
@@ -237,7 +252,17 @@ impl<B> Opening<B> {
     fn finish(&mut self, status: Status, trailers: HeaderMap) {
         let mut parts = self.parts.take().expect("finished once");
         let options = self.stream.renderer.options;
-        let response = if status.code != Code::Ok {
+        let dialect = self.stream.respond.dialect();
+        let response = if status.code != Code::Ok && dialect != Dialect::Json {
+            let http = status.code.http_status();
+            let metadata = std::mem::take(&mut parts.headers);
+            let response: Response<Bytes> =
+                status.to_rpc_response(dialect, http, metadata, &trailers, options);
+            let (rpc, body) = response.into_parts();
+            parts.status = rpc.status;
+            parts.headers = rpc.headers;
+            Response::from_parts(parts, DualBody::full(body))
+        } else if status.code != Code::Ok {
             parts.status = match self.stream.failure.get() {
                 Some((http, _)) => http,
                 None => status.code.http_status(),
@@ -249,11 +274,23 @@ impl<B> Opening<B> {
             Response::from_parts(parts, DualBody::full(status.to_json(options)))
         } else if self.stream.single() {
             match self.message.take() {
-                Some(json) => {
+                Some(message) => {
                     metadata::trailers_to_headers(&mut parts.headers, &trailers);
                     self.stream.set_content_type(&mut parts.headers);
                     parts.status = StatusCode::OK;
-                    Response::from_parts(parts, DualBody::full(json.into()))
+                    let body = match self.stream.compress {
+                        Some(compression)
+                            if matches!(self.stream.respond, Respond::Connect(_))
+                                && message.len() >= envelope::COMPRESS_MIN_BYTES =>
+                        {
+                            parts
+                                .headers
+                                .insert(header::CONTENT_ENCODING, compression.header_value());
+                            compression.compress(&message)
+                        }
+                        _ => message,
+                    };
+                    Response::from_parts(parts, DualBody::full(body.into()))
                 }
                 None => {
                     let status = Status::new(Code::Internal, "the gRPC response has no message");
@@ -265,14 +302,15 @@ impl<B> Opening<B> {
             // A stream that ended with no message.
             parts.status = StatusCode::OK;
             self.stream.set_content_type(&mut parts.headers);
-            let mut all = status.to_trailers();
-            all.extend(trailers);
-            self.stream.trailers = Some(all);
             self.stream.finished = true;
+            match self.stream.end_frame(status, trailers).into_data() {
+                Ok(last) => self.stream.pending = Some(last),
+                Err(frame) => self.stream.trailers = frame.into_trailers().ok(),
+            }
             let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
             Response::from_parts(parts, DualBody::response(stream))
         };
-        self.done = Some(response);
+        self.done = Some(self.stream.strip_for_head(response));
     }
 }
 
@@ -282,7 +320,12 @@ impl<B> Opening<B> {
         let mut parts = self.parts.take().expect("answered once");
         parts.status = StatusCode::OK;
         self.stream.set_content_type(&mut parts.headers);
-        Response::from_parts(parts, DualBody::response(self.stream))
+        let head = self.stream.head;
+        let response = Response::from_parts(parts, DualBody::response(self.stream));
+        if head {
+            return response.map(|_| DualBody::full(Bytes::new()));
+        }
+        response
     }
 }
 
@@ -313,7 +356,8 @@ where
                     self.stream.set_content_type(&mut parts.headers);
                     self.stream.pending = Some(json.into());
                     let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
-                    return Poll::Ready(Response::from_parts(parts, DualBody::response(stream)));
+                    let response = Response::from_parts(parts, DualBody::response(stream));
+                    return Poll::Ready(self.stream.strip_for_head(response));
                 }
                 Event::KeepAlive => {}
                 Event::End(status, trailers) => self.finish(status, trailers),
@@ -338,6 +382,8 @@ pub(crate) struct ResponseStream<B> {
     trailers: Option<HeaderMap>,
     /// For raw answers: the first `google.api.HttpBody`'s content type.
     content_type: Option<HeaderValue>,
+    compress: Option<Compression>,
+    head: bool,
 }
 
 impl<B> std::fmt::Debug for ResponseStream<B> {
@@ -369,6 +415,8 @@ impl<B> ResponseStream<B> {
             pending: None,
             trailers: None,
             content_type: None,
+            compress: answer.compress,
+            head: answer.head,
         }
     }
 
@@ -391,12 +439,62 @@ impl<B> ResponseStream<B> {
             pending: None,
             trailers: None,
             content_type: None,
+            compress: None,
+            head: false,
         }
     }
 
     /// Whether the answer is one message (JSON or raw), sent whole.
     fn single(&self) -> bool {
-        matches!(self.respond, Respond::Json | Respond::Raw)
+        matches!(
+            self.respond,
+            Respond::Json | Respond::Raw | Respond::Connect(_)
+        )
+    }
+
+    /// A `HEAD` answer loses its body (a stream's is dropped unread).
+    fn strip_for_head<B2>(&self, response: Response<DualBody<B2>>) -> Response<DualBody<B2>> {
+        if self.head {
+            response.map(|_| DualBody::full(Bytes::new()))
+        } else {
+            response
+        }
+    }
+
+    /// The last frame of a stream that ended with `status`: the error line
+    /// or event (then the HTTP trailers), the end-of-stream message, the
+    /// gRPC-Web trailers frame, or the HTTP trailers alone.
+    fn end_frame(&mut self, status: Status, trailers: HeaderMap) -> Frame<Bytes> {
+        let options = self.renderer.options;
+        match self.respond {
+            Respond::ConnectStream(_) => {
+                let end = status.to_connect_end(&trailers, options);
+                return Frame::data(envelope::envelope(envelope::END_STREAM, &end));
+            }
+            Respond::GrpcWeb { text, .. } => {
+                let frame = status.to_grpc_web_trailers(&trailers);
+                return Frame::data(if text {
+                    envelope::to_base64(&frame)
+                } else {
+                    frame
+                });
+            }
+            _ => {}
+        }
+        let last = match self.respond {
+            _ if status.code == Code::Ok => None,
+            Respond::Sse => Some(status.to_sse(options)),
+            _ => Some(status.to_ndjson(options)),
+        };
+        let mut all = status.to_trailers();
+        all.extend(trailers);
+        match last {
+            Some(last) => {
+                self.trailers = Some(all);
+                Frame::data(last)
+            }
+            None => Frame::trailers(all),
+        }
     }
 
     fn set_content_type(&self, headers: &mut HeaderMap) {
@@ -405,7 +503,20 @@ impl<B> ResponseStream<B> {
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 EVENT_STREAM
             }
-            Respond::Json | Respond::WebSocket => "application/json",
+            Respond::Json | Respond::WebSocket | Respond::Connect(Codec::Json) => {
+                "application/json"
+            }
+            Respond::Connect(Codec::Proto) => "application/proto",
+            Respond::ConnectStream(_) | Respond::GrpcWeb { .. } => {
+                let name = match self.respond {
+                    Respond::ConnectStream(_) => "connect-content-encoding",
+                    _ => "grpc-encoding",
+                };
+                if let Some(compression) = self.compress {
+                    headers.insert(name, compression.header_value());
+                }
+                self.respond.dialect().content_type()
+            }
             Respond::Ndjson => NDJSON,
             Respond::Raw | Respond::RawStream => {
                 let value = self
@@ -446,6 +557,37 @@ impl<B> ResponseStream<B> {
             }
             return Ok(body.data.into());
         }
+        let (codec, enveloped, text) = match self.respond {
+            Respond::Connect(codec) => (codec, false, false),
+            Respond::ConnectStream(codec) => (codec, true, false),
+            Respond::GrpcWeb { codec, text } => (codec, true, text),
+            _ => (Codec::Json, false, false),
+        };
+        if codec == Codec::Proto && !enveloped {
+            return Ok(message.to_vec());
+        }
+        if enveloped {
+            let payload = match codec {
+                Codec::Proto => message.to_vec(),
+                Codec::Json => {
+                    let mut json = Vec::with_capacity(message.len() * 2 + 16);
+                    self.renderer.render(&message, &mut json)?;
+                    json
+                }
+            };
+            let (flags, payload) = match self.compress {
+                Some(compression) if payload.len() >= envelope::COMPRESS_MIN_BYTES => {
+                    (envelope::COMPRESSED, compression.compress(&payload))
+                }
+                _ => (0, payload),
+            };
+            let framed = envelope::envelope(flags, &payload);
+            return Ok(if text {
+                envelope::to_base64(&framed).into()
+            } else {
+                framed.into()
+            });
+        }
         let mut out = Vec::with_capacity(message.len() * 2 + 16);
         if self.respond == Respond::Sse {
             out.extend_from_slice(b"data: ");
@@ -454,7 +596,7 @@ impl<B> ResponseStream<B> {
         match self.respond {
             Respond::Ndjson => out.push(b'\n'),
             Respond::Sse => out.extend_from_slice(b"\n\n"),
-            Respond::Json | Respond::WebSocket | Respond::Raw | Respond::RawStream => {}
+            _ => {}
         }
         Ok(out)
     }
@@ -571,23 +713,7 @@ where
             {
                 return Poll::Ready(Some(Err(Box::new(status.to_tonic()))));
             }
-            Event::End(status, trailers) => {
-                let options = self.renderer.options;
-                let last = match self.respond {
-                    _ if status.code == Code::Ok => None,
-                    Respond::Sse => Some(status.to_sse(options)),
-                    _ => Some(status.to_ndjson(options)),
-                };
-                let mut all = status.to_trailers();
-                all.extend(trailers);
-                match last {
-                    Some(last) => {
-                        self.trailers = Some(all);
-                        Frame::data(last)
-                    }
-                    None => Frame::trailers(all),
-                }
-            }
+            Event::End(status, trailers) => self.end_frame(status, trailers),
         })))
     }
 
@@ -650,6 +776,8 @@ mod tests {
             failure: Failure::default(),
             limit: 1024,
             eager: false,
+            compress: None,
+            head: false,
         }
     }
 

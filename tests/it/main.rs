@@ -5,6 +5,7 @@
 #[path = "../../examples/common/mod.rs"]
 mod common;
 mod compose;
+mod connect;
 mod example;
 mod regressions;
 mod rest;

@@ -326,7 +326,7 @@ async fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
             .unwrap();
         let answer = send(version, request).await;
         answer.error(405, 12);
-        assert_eq!(answer.headers["allow"], "POST");
+        assert_eq!(answer.headers["allow"], "POST, GET");
 
         // An unknown method of a known service.
         let path = "/library.v1.LibraryService/BurnBook";
