@@ -206,37 +206,48 @@ fn incoming<B>(request: &Request<B>, registry_has: impl FnOnce(&str) -> bool) ->
         .next()
         .unwrap_or_default()
         .trim_ascii();
-    let lower = media.to_ascii_lowercase();
-    let codec_of = |suffix: &[u8]| match suffix {
-        b"" | b"+proto" => Some(Codec::Proto),
-        b"+json" => Some(Codec::Json),
-        _ => None,
+    let codec_of = |suffix: &[u8]| {
+        if suffix.is_empty() || suffix.eq_ignore_ascii_case(b"+proto") {
+            Some(Codec::Proto)
+        } else if suffix.eq_ignore_ascii_case(b"+json") {
+            Some(Codec::Json)
+        } else {
+            None
+        }
     };
-    if let Some(rest) = lower.strip_prefix(b"application/grpc-web") {
-        let (text, suffix) = match rest.strip_prefix(b"-text") {
-            Some(suffix) => (true, suffix),
-            None => (false, rest),
-        };
-        return Incoming::GrpcWeb {
-            codec: codec_of(suffix),
-            text,
-        };
+    if let Some(rest) = strip_prefix_ignore_case(media, b"application/grpc") {
+        if rest.is_empty() || rest.starts_with(b"+") {
+            return Incoming::Grpc;
+        }
+        if let Some(rest) = strip_prefix_ignore_case(rest, b"-web") {
+            let (text, suffix) = match strip_prefix_ignore_case(rest, b"-text") {
+                Some(suffix) => (true, suffix),
+                None => (false, rest),
+            };
+            return Incoming::GrpcWeb {
+                codec: codec_of(suffix),
+                text,
+            };
+        }
     }
-    if let Some(rest) = lower.strip_prefix(b"application/grpc")
-        && (rest.is_empty() || rest.starts_with(b"+"))
-    {
-        return Incoming::Grpc;
-    }
-    if let Some(suffix) = lower.strip_prefix(b"application/connect") {
+    if let Some(suffix) = strip_prefix_ignore_case(media, b"application/connect") {
         return Incoming::ConnectStream(codec_of(suffix).filter(|_| !suffix.is_empty()));
     }
-    if lower == b"application/proto" {
+    if media.eq_ignore_ascii_case(b"application/proto") {
         return Incoming::ConnectUnary(Codec::Proto);
     }
-    if lower == b"application/json" && headers.contains_key(CONNECT_PROTOCOL_VERSION) {
+    if media.eq_ignore_ascii_case(b"application/json")
+        && headers.contains_key(CONNECT_PROTOCOL_VERSION)
+    {
         return Incoming::ConnectUnary(Codec::Json);
     }
     get_or_http(request, registry_has)
+}
+
+/// `bytes` after `prefix`, compared ignoring ASCII case.
+fn strip_prefix_ignore_case<'b>(bytes: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
+    let (head, rest) = bytes.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 /// A Connect GET (`?encoding=..&message=..` on an RPC path), or HTTP.
@@ -793,6 +804,75 @@ mod tests {
             HeaderValue::from_static("application/grpc-web+proto"),
         );
         assert!(is_grpc(&headers));
+    }
+
+    #[test]
+    fn content_types_name_the_protocol() {
+        let of = |content_type: &str, connect_header: bool| {
+            let mut request = Request::post("/a.B/C");
+            if !content_type.is_empty() {
+                request = request.header("content-type", content_type);
+            }
+            if connect_header {
+                request = request.header(CONNECT_PROTOCOL_VERSION, "1");
+            }
+            incoming(&request.body(()).unwrap(), |_| true)
+        };
+        let web = |codec, text| Incoming::GrpcWeb { codec, text };
+        for (content_type, header, expected) in [
+            ("application/grpc", false, Incoming::Grpc),
+            ("Application/GRPC+proto", false, Incoming::Grpc),
+            ("application/grpc;charset=x", false, Incoming::Grpc),
+            ("application/grpcx", false, Incoming::Http),
+            (
+                "application/grpc-web",
+                false,
+                web(Some(Codec::Proto), false),
+            ),
+            (
+                "application/grpc-web+json",
+                false,
+                web(Some(Codec::Json), false),
+            ),
+            (
+                "application/GRPC-WEB-TEXT+proto",
+                false,
+                web(Some(Codec::Proto), true),
+            ),
+            ("application/grpc-web+thrift", false, web(None, false)),
+            (
+                "application/connect+json",
+                false,
+                Incoming::ConnectStream(Some(Codec::Json)),
+            ),
+            (
+                "application/connect+proto",
+                false,
+                Incoming::ConnectStream(Some(Codec::Proto)),
+            ),
+            ("application/connect", false, Incoming::ConnectStream(None)),
+            (
+                "application/proto",
+                false,
+                Incoming::ConnectUnary(Codec::Proto),
+            ),
+            (
+                "application/json; charset=utf-8",
+                true,
+                Incoming::ConnectUnary(Codec::Json),
+            ),
+            ("application/json", false, Incoming::Http),
+            ("", false, Incoming::Http),
+        ] {
+            assert_eq!(of(content_type, header), expected, "{content_type}");
+        }
+        let get = |uri: &str| incoming(&Request::get(uri).body(()).unwrap(), |_| true);
+        assert_eq!(
+            get("/a.B/C?encoding=json&message=%7B%7D"),
+            Incoming::ConnectGet
+        );
+        assert_eq!(get("/a.B/C?connect=v1"), Incoming::ConnectGet);
+        assert_eq!(get("/a.B/C?name=x"), Incoming::Http);
     }
 
     #[test]

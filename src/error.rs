@@ -187,7 +187,9 @@ impl Rejection {
             Self::JsonDisabled => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Code::InvalidArgument,
-                "this server serves gRPC only: send content-type application/grpc".to_owned(),
+                "HTTP/JSON is not among this server's protocols: call it by gRPC \
+                 (content-type application/grpc), or by Connect or gRPC-Web if they are served"
+                    .to_owned(),
             ),
             #[cfg(feature = "websocket")]
             Self::WebSocketUnsupported => (
@@ -215,7 +217,7 @@ impl Rejection {
             Self::GrpcDisabled => (
                 StatusCode::OK,
                 Code::Unimplemented,
-                "gRPC is disabled on this server (server type http)".to_owned(),
+                "gRPC is not among this server's protocols".to_owned(),
             ),
         }
     }
