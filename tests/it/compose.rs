@@ -302,3 +302,40 @@ fn the_builder_registers_restricts_and_rejects_unknown_services() {
         .unwrap_err();
     assert!(err.to_string().contains("max_request_bytes"), "{err}");
 }
+
+/// tonic-web composed inside, with the layer's own gRPC-Web off: tonic-web
+/// answers gRPC-Web, the layer still answers JSON over HTTP/1.1 (its
+/// transcoded calls reach tonic-web as HTTP/2 gRPC, which it lets by).
+#[tokio::test]
+async fn tonic_web_inside_with_the_layers_grpc_web_off() {
+    let layer = DualProtocolLayer::builder()
+        .disable(dual_protocol::Protocol::GrpcWeb)
+        .build()
+        .unwrap();
+    let routes = common::routes(None).into_axum_router();
+    let app = ServiceBuilder::new()
+        .layer(layer)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .service(routes);
+    let addr = serve_axum(axum::Router::new().fallback_service(app)).await;
+    let answer = post_json(Version::Http1, addr, ECHO, r#"{"message":"json"}"#).await;
+    assert_eq!(answer.json()["message"], "json", "{answer:?}");
+    let mut body = BytesMut::new();
+    let message = EchoRequest {
+        message: "web".into(),
+        ..Default::default()
+    };
+    body.put_u8(0);
+    body.put_u32(message.encoded_len() as u32);
+    message.encode(&mut body).unwrap();
+    let request = http::Request::post(format!("http://{addr}{ECHO}"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(http_body_util::Full::new(body.freeze()))
+        .unwrap();
+    let answer = send(Version::Http1, request).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let len = u32::from_be_bytes(answer.body[1..5].try_into().unwrap()) as usize;
+    let echoed = EchoResponse::decode(&answer.body[5..5 + len]).unwrap();
+    assert_eq!(echoed.message, "web");
+    assert_eq!(answer.body[5 + len], 0x80, "tonic-web's trailers frame");
+}
