@@ -79,7 +79,10 @@ pub async fn serve(
         .set_serving::<LibraryServiceServer<Library>>()
         .await;
     reporter.set_serving::<EchoServiceServer<Echo>>().await;
-    let router = routes(token).add_service(health).into_axum_router();
+    let router = routes(token)
+        .add_service(health)
+        .into_axum_router()
+        .merge(page());
     // The layer goes around the whole router, not on it with
     // `Router::layer`: axum applies that to each route separately, and a
     // REST path such as `/v1/shelves/1/books` matches no route, so the
@@ -95,6 +98,37 @@ pub async fn serve(
     )
     .await?;
     Ok(())
+}
+
+/// The browser page at `/` and its script at `/app.js`: calls the example
+/// API by `fetch`, Connect, gRPC-Web, SSE and WebSocket (see
+/// `examples/web`; the script is the committed bundle `npm run build` makes).
+pub fn page() -> axum::Router {
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    // `no-cache`: a rebuilt bundle is picked up on the next load.
+    let asset = |content_type: &'static str, body: &'static str| {
+        axum::routing::get(move || async move {
+            (
+                [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
+                body,
+            )
+        })
+    };
+    axum::Router::new()
+        .route(
+            "/",
+            asset(
+                "text/html; charset=utf-8",
+                include_str!("../web/index.html"),
+            ),
+        )
+        .route(
+            "/app.js",
+            asset(
+                "text/javascript; charset=utf-8",
+                include_str!("../web/dist/app.js"),
+            ),
+        )
 }
 
 /// Demands `authorization: Bearer <token>` on every call when a token is set.
