@@ -94,6 +94,9 @@ pub(crate) enum Rejection {
     /// A WebSocket handshake the server cannot complete (no HTTP upgrades,
     /// or the `websocket` feature is off).
     WebSocketUnsupported,
+    /// A WebSocket handshake from a page of an origin not allowed.
+    #[cfg(feature = "websocket")]
+    ForbiddenOrigin(HeaderValue),
     /// A WebSocket handshake that is not one (RFC 6455): what is wrong.
     #[cfg(feature = "websocket")]
     BadWebSocketHandshake(String),
@@ -207,6 +210,16 @@ impl Rejection {
                 "WebSocket is not built into this server (dual-protocol's `websocket` feature \
                  is off): send the messages as NDJSON instead"
                     .to_owned(),
+            ),
+            #[cfg(feature = "websocket")]
+            Self::ForbiddenOrigin(origin) => (
+                StatusCode::FORBIDDEN,
+                Code::PermissionDenied,
+                format!(
+                    "WebSocket from origin {} refused: only this server's own origin and the \
+                     origins configured (websocket_origins, or [cors] allow_origins) may open one",
+                    String::from_utf8_lossy(origin.as_bytes())
+                ),
             ),
             #[cfg(feature = "websocket")]
             Self::BadWebSocketHandshake(problem) => (

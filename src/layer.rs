@@ -93,6 +93,7 @@ pub struct Builder {
     max_message_bytes: usize,
     sse_keep_alive: Option<Duration>,
     json: JsonOptions,
+    websocket_origins: crate::shared::Origins,
 }
 
 impl Builder {
@@ -106,6 +107,7 @@ impl Builder {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
             json: JsonOptions::default(),
+            websocket_origins: crate::shared::Origins::Same,
         }
     }
 
@@ -196,6 +198,27 @@ impl Builder {
         self
     }
 
+    /// Other origins whose pages may open WebSockets (`https://app.example`,
+    /// or `*` for any). By default only the server's own origin may: a
+    /// browser sends no CORS preflight for a WebSocket handshake, so
+    /// without this check any site could open one with the user's cookies.
+    /// A handshake from another origin is 403 (code 7); clients that send
+    /// no `Origin` (not browsers) are not affected. [`DualProtocolLayer::from_config`]
+    /// takes the `[cors] allow_origins` list.
+    pub fn websocket_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
+        self.websocket_origins = if list.iter().any(|o| o == "*") {
+            crate::shared::Origins::Any
+        } else {
+            crate::shared::Origins::List(list)
+        };
+        self
+    }
+
     /// Checks the options and builds the layer.
     pub fn build(self) -> Result<DualProtocolLayer, Error> {
         if self.max_request_bytes == 0 {
@@ -242,6 +265,7 @@ impl Builder {
                 max_message_bytes: self.max_message_bytes,
                 sse_keep_alive: self.sse_keep_alive,
                 json: self.json,
+                websocket_origins: self.websocket_origins,
             }),
         })
     }

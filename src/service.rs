@@ -159,6 +159,12 @@ impl<S> DualProtocolService<S> {
                         method.path
                     )));
                 }
+                if !shared.websocket_origins.allow(&parts.headers) {
+                    let origin = parts.headers.get(http::header::ORIGIN).cloned();
+                    return Err(Rejection::ForbiddenOrigin(
+                        origin.unwrap_or_else(|| http::HeaderValue::from_static("")),
+                    ));
+                }
                 let (checked, rx) = Handshake::check(&mut parts, shared.max_message_bytes)?;
                 handshake = Some(checked);
                 Source::Channel { rx }

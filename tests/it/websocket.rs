@@ -375,3 +375,34 @@ async fn tonic_server_has_no_upgrades_and_says_so() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn pages_of_other_origins_are_refused_unless_allowed() {
+    let addr = start_default().await;
+    // Another site's page: 403, before the upgrade.
+    let (status, _, json) = refused(addr, ECHO, &[("origin", "http://evil.example")]).await;
+    assert_eq!(status, 403, "{json}");
+    assert_eq!(json["code"], 7);
+    assert!(
+        json["message"].as_str().unwrap().contains("evil.example"),
+        "{json}"
+    );
+    // The server's own origin, and clients without one, are served.
+    let own = format!("http://{addr}");
+    let mut ws = open(addr, ECHO, &[("origin", &own)]).await;
+    send(&mut ws, r#"{"message":"own"}"#).await;
+    assert_eq!(answer(&mut ws).await["message"], "own");
+    // An origin the configuration allows.
+    let server = dual_protocol::DualProtocolLayer::builder()
+        .websocket_origins(["http://app.example"])
+        .build()
+        .unwrap();
+    let router = common::routes(None).into_axum_router();
+    let app = tower::ServiceBuilder::new().layer(server).service(router);
+    let addr = crate::support::serve_axum(axum::Router::new().fallback_service(app)).await;
+    let mut ws = open(addr, ECHO, &[("origin", "http://APP.example")]).await;
+    send(&mut ws, r#"{"message":"allowed"}"#).await;
+    assert_eq!(answer(&mut ws).await["message"], "allowed");
+    let (status, _, _) = refused(addr, ECHO, &[("origin", "http://other.example")]).await;
+    assert_eq!(status, 403);
+}
