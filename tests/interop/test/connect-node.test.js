@@ -504,7 +504,7 @@ const steps = [
         v.close();
       }
     },
-    check: (r) => {
+    check: (r, ctx) => {
       assertOk(r.one);
       assert.equal(r.one.ok.payload, r.payload);
       assert.equal(r.stream.error, undefined);
@@ -513,9 +513,12 @@ const steps = [
       // 256 KiB went each way (JSON: as base64); far less on the wire.
       for (const [what, bytes] of Object.entries({ unary: r.unaryBytes, stream: r.streamBytes })) {
         assert.ok(bytes.written < 64 * 1024, `${what}: ${bytes.written} bytes sent: not compressed`);
+        // connect-es drops Accept-Encoding from a unary GET (a browser adds
+        // its own; node adds none), so that answer may not be compressed.
+        if (what === "unary" && ctx.variant.family === "connect-get") continue;
         assert.ok(bytes.read < 64 * 1024, `${what}: ${bytes.read} bytes read: not compressed`);
       }
-      if (r.log) {
+      if (r.log && ctx.variant.family !== "connect-get") {
         assert.equal(r.log[0].responseHeaders["content-encoding"] ?? r.log[0].responseHeaders["grpc-encoding"], "gzip");
       }
     },
