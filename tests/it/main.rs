@@ -5,6 +5,7 @@
 #[path = "../../examples/common/mod.rs"]
 mod common;
 mod compose;
+mod cors;
 mod example;
 mod regressions;
 mod rest;
