@@ -1,5 +1,6 @@
 //! Run with `cargo run --example server`
-//! (options: `--config FILE`, `--listen ADDR`, `--token TOKEN`).
+//! (options: `--config FILE`, `--listen ADDR`, `--token TOKEN`,
+//! `--cors-origin ORIGIN`, repeatable).
 //!
 //! Serves the example API on one port, by gRPC and by HTTP/JSON, over
 //! HTTP/1.1 and h2c, and prints how to call it both ways.
@@ -10,13 +11,16 @@ use dual_protocol::{Config, ServerType};
 
 const DEFAULT_CONFIG: &str = include_str!("server.toml");
 
-const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--token TOKEN]";
+const USAGE: &str =
+    "usage: server [--config FILE] [--listen ADDR] [--token TOKEN] [--cors-origin ORIGIN]...";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut config_file = None;
     let mut listen = None;
     let mut token = None;
+    // Pages allowed to call by CORS, beside the config's `allow_origins`.
+    let mut cors_origins = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -27,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "--config" => config_file = Some(value()?),
             "--listen" => listen = Some(value()?),
             "--token" => token = Some(value()?),
+            "--cors-origin" => cors_origins.push(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -43,9 +48,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .parse()
             .map_err(|e| format!("--listen {listen}: {e}"))?;
     }
+    config.cors.allow_origins.extend(cors_origins);
+    // Checked before binding, so that a bad origin is named at once.
+    config.cors_layer()?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let addr = listener.local_addr()?;
     print_usage(addr, config.server.server_type, token.as_deref());
+    if !config.cors.allow_origins.is_empty() {
+        println!();
+        println!(
+            "CORS: pages from {} may call it from a browser",
+            config.cors.allow_origins.join(", ")
+        );
+    }
     common::serve(listener, &config, token).await
 }
 

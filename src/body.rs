@@ -75,6 +75,13 @@ impl<B> DualBody<B> {
     }
 }
 
+/// An empty body (what a CORS preflight is answered with).
+impl<B> Default for DualBody<B> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<B> From<Bytes> for DualBody<B> {
     fn from(data: Bytes) -> Self {
         Self::full(data)

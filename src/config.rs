@@ -14,6 +14,13 @@
 //! proto_names = false
 //! enums_as_ints = false
 //! ignore_unknown_fields = false
+//!
+//! [cors]                   # off unless allow_origins names an origin
+//! allow_origins = ["https://app.example"]   # or ["*"]: any origin
+//! allow_credentials = false
+//! max_age_secs = 7200
+//! allow_headers = ["x-tenant"]              # beside the defaults
+//! expose_headers = ["x-request-id"]         # beside the defaults
 //! ```
 
 use std::net::SocketAddr;
@@ -182,6 +189,9 @@ pub struct Config {
     /// The `[json]` table.
     #[serde(default)]
     pub json: JsonOptions,
+    /// The `[cors]` table.
+    #[serde(default)]
+    pub cors: CorsConfig,
 }
 
 /// The `[server]` table.
@@ -256,6 +266,28 @@ impl Config {
         Self::from_toml(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))
     }
 
+    /// The CORS layer the `[cors]` table asks for: `None` when
+    /// `allow_origins` is empty. Put it outside the
+    /// [`DualProtocolLayer`](crate::DualProtocolLayer); see
+    /// [`cors`](crate::cors).
+    #[cfg(feature = "cors")]
+    pub fn cors_layer(&self) -> Result<Option<crate::cors::CorsLayer>, Error> {
+        let Some(cors) = self.cors.parse()? else {
+            return Ok(None);
+        };
+        let origins = match cors.origins {
+            None => crate::cors::AllowOrigin::any(),
+            Some(list) => crate::cors::AllowOrigin::list(list),
+        };
+        Ok(Some(
+            crate::cors::CorsLayer::new(origins)
+                .allow_credentials(self.cors.allow_credentials)
+                .max_age(Duration::from_secs(self.cors.max_age_secs))
+                .allow_headers(cors.allow_headers)
+                .expose_headers(cors.expose_headers),
+        ))
+    }
+
     fn validate(&self) -> Result<(), Error> {
         if self
             .server
@@ -267,6 +299,7 @@ impl Config {
                 "server.protocols: name at least one of \"grpc\", \"json\", \"connect\", \"grpc-web\"",
             ));
         }
+        self.cors.parse()?;
         if self.server.max_request_bytes == 0 {
             return Err(Error::new(
                 "server.max_request_bytes: must be greater than 0",
@@ -274,6 +307,148 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The `[cors]` table: which web pages may call the server from a browser.
+/// CORS is off while `allow_origins` is empty. See [`crate::cors`] for what
+/// is allowed and why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct CorsConfig {
+    /// `allow_origins`: the origins of the pages allowed, as browsers send
+    /// them (`https://app.example`, `http://localhost:5173`: scheme, host,
+    /// port, no path), or `["*"]` for any origin (not with credentials).
+    pub allow_origins: Vec<String>,
+    /// `allow_credentials`: let pages send cookies, HTTP authentication and
+    /// TLS client certificates (default false).
+    pub allow_credentials: bool,
+    /// `max_age_secs`: how long browsers may cache a preflight answer
+    /// (default 7200).
+    pub max_age_secs: u64,
+    /// `allow_headers`: request headers pages may send beside the defaults
+    /// (custom metadata).
+    pub allow_headers: Vec<String>,
+    /// `expose_headers`: response headers pages may read beside the
+    /// defaults (response metadata; `trailer-{name}` for unary Connect
+    /// trailers).
+    pub expose_headers: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allow_origins: Vec::new(),
+            allow_credentials: false,
+            max_age_secs: 2 * 60 * 60,
+            allow_headers: Vec::new(),
+            expose_headers: Vec::new(),
+        }
+    }
+}
+
+/// A checked `[cors]` table.
+#[cfg_attr(not(feature = "cors"), allow(dead_code))]
+struct Cors {
+    /// `None`: any origin.
+    origins: Option<Vec<http::HeaderValue>>,
+    allow_headers: Vec<http::HeaderName>,
+    expose_headers: Vec<http::HeaderName>,
+}
+
+impl CorsConfig {
+    /// Checks the table; `None` when CORS is off. Errors name the key.
+    fn parse(&self) -> Result<Option<Cors>, Error> {
+        let allow_headers = header_names("cors.allow_headers", &self.allow_headers)?;
+        let expose_headers = header_names("cors.expose_headers", &self.expose_headers)?;
+        if self.allow_origins.is_empty() {
+            return Ok(None);
+        }
+        if !cfg!(feature = "cors") {
+            return Err(Error::new(
+                "cors.allow_origins: CORS needs dual-protocol's `cors` feature (on by default)",
+            ));
+        }
+        let origins = if self.allow_origins.iter().any(|o| o == "*") {
+            if self.allow_origins.len() > 1 {
+                return Err(Error::new(
+                    "cors.allow_origins: \"*\" (any origin) must be the only origin",
+                ));
+            }
+            if self.allow_credentials {
+                return Err(Error::new(
+                    "cors.allow_origins: \"*\" (any origin) cannot be combined with \
+                     allow_credentials = true (browsers refuse it): name the origins",
+                ));
+            }
+            None
+        } else {
+            let mut list = Vec::with_capacity(self.allow_origins.len());
+            for (i, origin) in self.allow_origins.iter().enumerate() {
+                list.push(parse_origin(origin).map_err(|why| {
+                    Error::new(format!("cors.allow_origins[{i}]: {origin:?} {why}"))
+                })?);
+            }
+            Some(list)
+        };
+        Ok(Some(Cors {
+            origins,
+            allow_headers,
+            expose_headers,
+        }))
+    }
+}
+
+/// An origin as browsers send it in `Origin`: `scheme://host[:port]`,
+/// lowercase scheme and host, no path, query or fragment.
+fn parse_origin(origin: &str) -> Result<http::HeaderValue, &'static str> {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return Err("is not an origin: expected scheme://host[:port], e.g. https://app.example");
+    };
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+    {
+        return Err("has a bad scheme: expected a lowercase one such as https");
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err(
+            "has a path: an origin is scheme://host[:port] only, without even a \
+                    trailing slash (browsers never send one)",
+        );
+    }
+    if authority.is_empty() || authority.contains('@') {
+        return Err("is not an origin: expected scheme://host[:port], e.g. https://app.example");
+    }
+    if authority.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err("has uppercase letters: browsers send the host in lowercase");
+    }
+    // The port, if any, follows the last colon after an IPv6 literal.
+    let host_end = authority.rfind(']').unwrap_or(0);
+    let port = authority[host_end..].split_once(':').map(|(_, port)| port);
+    if authority.parse::<http::uri::Authority>().is_err()
+        || port.is_some_and(|port| port.parse::<u16>().is_err())
+    {
+        return Err("has a bad host or port");
+    }
+    http::HeaderValue::from_str(origin).map_err(|_| "is not a valid header value")
+}
+
+fn header_names(key: &str, names: &[String]) -> Result<Vec<http::HeaderName>, Error> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if name == "*" {
+                return Err(Error::new(format!(
+                    "{key}[{i}]: \"*\" is not supported here: name each header"
+                )));
+            }
+            http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::new(format!("{key}[{i}]: {name:?} is not a valid header name")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -342,5 +517,75 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("json.proto_names: "), "{err}");
+    }
+
+    #[test]
+    #[cfg(feature = "cors")]
+    fn cors_is_off_by_default_and_on_with_an_origin() {
+        let config = Config::from_toml("").unwrap();
+        assert!(config.cors.allow_origins.is_empty());
+        assert!(!config.cors.allow_credentials);
+        assert_eq!(config.cors.max_age_secs, 7200);
+        assert!(config.cors_layer().unwrap().is_none());
+
+        let config = Config::from_toml(
+            "[cors]\nallow_origins = [\"https://app.example\", \"http://[::1]:5173\"]\n\
+             allow_credentials = true\nmax_age_secs = 60\n\
+             allow_headers = [\"X-Tenant\"]\nexpose_headers = [\"trailer-x-cost\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.cors.allow_origins.len(), 2);
+        assert_eq!(config.cors.allow_headers, ["X-Tenant"]);
+        assert!(config.cors_layer().unwrap().is_some());
+        let config = Config::from_toml("[cors]\nallow_origins = [\"*\"]\n").unwrap();
+        assert!(config.cors_layer().unwrap().is_some());
+    }
+
+    #[test]
+    #[cfg(not(feature = "cors"))]
+    fn cors_needs_its_feature() {
+        assert!(Config::from_toml("[cors]\nmax_age_secs = 60\n").is_ok());
+        let err = Config::from_toml("[cors]\nallow_origins = [\"https://a.example\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`cors` feature"), "{err}");
+    }
+
+    #[test]
+    #[cfg(feature = "cors")]
+    fn cors_errors_name_the_key() {
+        let err = |toml: &str| Config::from_toml(toml).unwrap_err().to_string();
+        let e = err("[cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n");
+        assert!(e.starts_with("cors.allow_origins: "), "{e}");
+        assert!(e.contains("allow_credentials"), "{e}");
+        let e = err("[cors]\nallow_origins = [\"*\", \"https://a.example\"]\n");
+        assert!(e.contains("only origin"), "{e}");
+        for (origin, needle) in [
+            ("https://a.example/", "trailing slash"),
+            ("https://a.example/app", "path"),
+            ("a.example", "scheme://host"),
+            ("null", "scheme://host"),
+            ("HTTPS://a.example", "scheme"),
+            ("https://A.example", "lowercase"),
+            ("https://a.example:port", "port"),
+            ("https://", "scheme://host"),
+        ] {
+            let e = err(&format!(
+                "[cors]\nallow_origins = [\"https://ok.example\", {origin:?}]\n"
+            ));
+            assert!(e.starts_with("cors.allow_origins[1]: "), "{origin}: {e}");
+            assert!(e.contains(needle), "{origin}: {e}");
+        }
+        let e = err("[cors]\nallow_origins = [\"https://a.example\"]\nallow_headers = [\"a b\"]\n");
+        assert!(e.starts_with("cors.allow_headers[0]: "), "{e}");
+        let e = err("[cors]\nallow_origins = [\"https://a.example\"]\nexpose_headers = [\"*\"]\n");
+        assert!(e.starts_with("cors.expose_headers[0]: "), "{e}");
+        // Checked while CORS is off too.
+        let e = err("[cors]\nexpose_headers = [\"a:b\"]\n");
+        assert!(e.starts_with("cors.expose_headers[0]: "), "{e}");
+        let e = err("[cors]\nallow_origin = [\"https://a.example\"]\n");
+        assert!(e.contains("unknown field `allow_origin`"), "{e}");
+        let e = err("[cors]\nmax_age_secs = -1\n");
+        assert!(e.starts_with("cors.max_age_secs: "), "{e}");
     }
 }

@@ -56,6 +56,7 @@ impl DualProtocolLayer {
                     .filter(|d| !d.is_zero()),
             )
             .json_options(config.json)
+            .websocket_origins(config.cors.allow_origins.iter().cloned())
             .build()
     }
 

@@ -119,6 +119,8 @@ mod any;
 mod body;
 mod classify;
 mod config;
+#[cfg(feature = "cors")]
+pub mod cors;
 mod error;
 mod future;
 mod layer;
@@ -144,8 +146,8 @@ pub mod __bench;
 pub use __private::json::JsonOptions;
 pub use body::DualBody;
 pub use config::{
-    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
-    Protocols, ServerConfig, ServerType,
+    Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_SSE_KEEP_ALIVE, Protocol, Protocols, ServerConfig, ServerType,
 };
 pub use error::Error;
 pub use future::ResponseFuture;

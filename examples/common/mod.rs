@@ -89,6 +89,10 @@ pub async fn serve(
     // fallback's copy of the layer would send the transcoded call to the
     // fallback (UNIMPLEMENTED) instead of the service.
     let app = tower::ServiceBuilder::new()
+        // CORS outermost: preflights are answered before the token check
+        // (browsers send none with them), and the layer's own answers get
+        // the CORS headers too. None unless `[cors]` names origins.
+        .option_layer(config.cors_layer()?)
         .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(layer)
         .service(router);

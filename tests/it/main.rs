@@ -6,6 +6,7 @@
 mod common;
 mod compose;
 mod connect;
+mod cors;
 mod example;
 mod regressions;
 mod rest;
