@@ -7,7 +7,7 @@
 
 mod common;
 
-use dual_protocol::{Config, ServerType};
+use dual_protocol::{Config, Protocol, Protocols};
 
 const DEFAULT_CONFIG: &str = include_str!("server.toml");
 
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     config.cors_layer()?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let addr = listener.local_addr()?;
-    print_usage(addr, config.server.server_type, token.as_deref());
+    print_usage(addr, config.server.protocols(), token.as_deref());
     if !config.cors.allow_origins.is_empty() {
         println!();
         println!(
@@ -64,12 +64,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     common::serve(listener, &config, token).await
 }
 
-fn print_usage(addr: std::net::SocketAddr, server_type: ServerType, token: Option<&str>) {
-    let served = match server_type {
-        ServerType::Dual => "gRPC and HTTP/JSON",
-        ServerType::Grpc => "gRPC only",
-        ServerType::Http => "HTTP/JSON only",
-    };
+fn print_usage(addr: std::net::SocketAddr, protocols: Protocols, token: Option<&str>) {
+    let served = protocols
+        .iter()
+        .map(|p| match p {
+            Protocol::Grpc => "gRPC",
+            Protocol::Json => "HTTP/JSON",
+            Protocol::Connect => "Connect",
+            Protocol::GrpcWeb => "gRPC-Web",
+            _ => "other",
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let auth = token
         .map(|t| format!(" -H 'authorization: Bearer {t}'"))
         .unwrap_or_default();
@@ -114,6 +120,24 @@ fn print_usage(addr: std::net::SocketAddr, server_type: ServerType, token: Optio
     );
     println!(
         "  curl{auth} -o cover.png http://{addr}/v1/shelves/1/books/1/cover:download                         # raw download"
+    );
+    println!();
+    println!("Connect and gRPC-Web (what browsers use; buf is `npm i -g @bufbuild/buf`):");
+    println!(
+        "  curl{auth} -H 'content-type: application/json' -H 'connect-protocol-version: 1' -d '{{\"message\":\"hi\"}}' \\\n       http://{addr}/echo.v1.EchoService/Echo                       # Connect unary"
+    );
+    println!(
+        "  curl{auth} 'http://{addr}/echo.v1.EchoService/Echo?connect=v1&encoding=json&message=%7B%22message%22%3A%22hi%22%7D'   # Connect GET"
+    );
+    println!(
+        "  buf curl{auth} --schema proto --protocol connect -d '{{\"message\":\"hi\",\"repeat\":3}}' \\\n       http://{addr}/echo.v1.EchoService/EchoStream"
+    );
+    println!(
+        "  buf curl{auth} --schema proto --protocol grpcweb -d '{{\"name\":\"shelves/1/books/1\"}}' \\\n       http://{addr}/library.v1.LibraryService/GetBook"
+    );
+    println!();
+    println!(
+        "In a browser: http://{addr}/ calls it every way above (fetch, Connect, gRPC-Web, SSE, WebSocket)"
     );
     println!();
     println!("gRPC:");
