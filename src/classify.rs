@@ -331,19 +331,73 @@ pub(crate) fn classify<'a, B: http_body::Body>(
     }
     // Connect and gRPC-Web call RPC paths only.
     let path = request.uri().path();
-    let Some(method) = registry.method(path) else {
-        let rejection = match split_path(path) {
-            Some((service, _)) if registry.has_service(service) => {
-                Rejection::UnknownMethod(path.to_owned())
+    let method = match registry.method(path) {
+        Some(method) => method,
+        // A service without a table (tonic-health, reflection, one left out
+        // of `services`), called in protobuf: nothing to transcode, so it
+        // is served all the same; tonic answers if the path is unknown.
+        None if is_binary(incoming) && !registry.has_service(service_of(path)) => {
+            if service_of(path).contains('.') {
+                &OPAQUE
+            } else {
+                return Decision::Passthrough { watch: true };
             }
-            _ => Rejection::NotServedAsJson(path.to_owned()),
-        };
-        return Decision::Reject(rejection, dialect);
+        }
+        None => {
+            let rejection = match split_path(path) {
+                Some((service, _)) if registry.has_service(service) => {
+                    Rejection::UnknownMethod(path.to_owned())
+                }
+                _ => Rejection::NotServedAsJson(path.to_owned()),
+            };
+            return Decision::Reject(rejection, dialect);
+        }
     };
     match rpc_plan(request, method, incoming, dialect, shared) {
         Ok(plan) => Decision::Transcode(plan),
         Err(rejection) => Decision::Reject(rejection, dialect),
     }
+}
+
+/// The method of a protobuf call to a path the layer has no table for: its
+/// kind is unknown (Connect's content type says unary or streaming, gRPC-Web
+/// frames serve every kind) and it has no JSON codec (none is needed).
+/// Its empty `path` tells `transcode` to keep the request's own.
+pub(crate) static OPAQUE: MethodDescriptor = MethodDescriptor {
+    path: "",
+    input: "",
+    output: "",
+    http: &[],
+    kind: MethodKind::BidiStreaming,
+    no_side_effects: false,
+    request: |_, _| {
+        Err(crate::transcode::json::JsonError {
+            field: String::new(),
+            message: "this method has no JSON table".to_owned(),
+        })
+    },
+    response: |_, _| {
+        Err(crate::transcode::json::DecodeError(
+            "this method has no JSON table".to_owned(),
+        ))
+    },
+};
+
+/// Whether a Connect or gRPC-Web call sends protobuf.
+fn is_binary(incoming: Incoming) -> bool {
+    matches!(
+        incoming,
+        Incoming::ConnectUnary(Codec::Proto)
+            | Incoming::ConnectStream(Some(Codec::Proto))
+            | Incoming::GrpcWeb {
+                codec: Some(Codec::Proto),
+                ..
+            }
+    )
+}
+
+fn service_of(path: &str) -> &str {
+    split_path(path).map_or("", |(service, _)| service)
 }
 
 fn unsupported(headers: &HeaderMap, expected: &'static str, dialect: Dialect) -> Decision<'static> {
@@ -361,7 +415,12 @@ fn rpc_plan<'a, B: http_body::Body>(
 ) -> Result<Plan<'a>, Rejection> {
     let headers = request.headers();
     let verb = request.method();
-    let unary = method.kind == MethodKind::Unary;
+    // A method without a table is what the content type says.
+    let unary = if std::ptr::eq(method, &OPAQUE) {
+        matches!(incoming, Incoming::ConnectUnary(_))
+    } else {
+        method.kind == MethodKind::Unary
+    };
     let head = verb == Method::HEAD;
     let mut query_message = None;
     let (wire, respond, compressed, compress) = match incoming {

@@ -83,8 +83,11 @@
 //!   CORS headers, so a page cannot call `OPTIONS` itself. That keeps
 //!   `OPTIONS` answered as it is without CORS for every other client.
 //! - WebSocket handshakes are not subject to CORS: browsers open them from
-//!   any page, sending its `Origin`. Do not authenticate WebSocket calls by
-//!   cookie alone.
+//!   any page, sending its `Origin`. The layer checks that `Origin` itself
+//!   (only the server's own, and those given to
+//!   [`Builder::websocket_origins`](crate::Builder::websocket_origins), which
+//!   [`DualProtocolLayer::from_config`](crate::DualProtocolLayer::from_config)
+//!   fills from `[cors] allow_origins`): give it the same list as here.
 
 use std::fmt;
 use std::future::Future;

@@ -180,7 +180,13 @@ impl<S> DualProtocolService<S> {
             }
         };
         parts.method = Method::POST;
-        parts.uri = Uri::from_static(method.path);
+        parts.uri = if method.path.is_empty() {
+            // A method without a table (`classify::OPAQUE`): its own path.
+            Uri::try_from(parts.uri.path())
+                .map_err(|_| Rejection::UnknownMethod(parts.uri.to_string()))?
+        } else {
+            Uri::from_static(method.path)
+        };
         parts.version = Version::HTTP_2;
         let failure = Failure::default();
         let streams_in = matches!(

@@ -609,3 +609,58 @@ async fn the_protocol_set_switches_each_off() {
         .unwrap();
     assert_eq!(send(Version::Http1, request).await.json()["message"], "c");
 }
+
+/// A service without a generated table (tonic-health) is still served in
+/// protobuf by Connect and gRPC-Web: nothing needs transcoding.
+#[tokio::test]
+async fn services_without_a_table_are_served_in_protobuf() {
+    use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+    const CHECK: &str = "/grpc.health.v1.Health/Check";
+    let addr = start_default().await;
+    let request = HealthCheckRequest::default().encode_to_vec();
+    for version in BOTH {
+        let connect = connect_post(addr, CHECK, "application/proto")
+            .body(Full::from(request.clone()))
+            .unwrap();
+        let answer = send(version, connect).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let health = HealthCheckResponse::decode(answer.body).unwrap();
+        assert_eq!(health.status, 1, "SERVING");
+
+        let web = Request::post(format!("http://{addr}{CHECK}"))
+            .header("content-type", "application/grpc-web+proto")
+            .body(Full::from(envelope(0, &request)))
+            .unwrap();
+        let answer = send(version, web).await;
+        let frames = envelopes(&answer.body);
+        assert_eq!(frames.len(), 2, "{answer:?}");
+        assert_eq!(
+            HealthCheckResponse::decode(&frames[0].1[..])
+                .unwrap()
+                .status,
+            1
+        );
+        assert!(grpc_web_trailers(&frames[1]).contains(&("grpc-status".into(), "0".into())));
+
+        // An unknown method of such a service: tonic's UNIMPLEMENTED, in
+        // the client's protocol.
+        let web = Request::post(format!("http://{addr}/grpc.health.v1.Health/Nope"))
+            .header("content-type", "application/grpc-web+proto")
+            .body(Full::from(envelope(0, &request)))
+            .unwrap();
+        let answer = send(version, web).await;
+        let frames = envelopes(&answer.body);
+        let trailers = grpc_web_trailers(frames.last().unwrap());
+        assert!(
+            trailers.contains(&("grpc-status".into(), "12".into())),
+            "{trailers:?}"
+        );
+        // In JSON it would need a table: Connect says so.
+        let connect = connect_post(addr, CHECK, "application/json")
+            .body(Full::from("{}"))
+            .unwrap();
+        let answer = send(version, connect).await;
+        assert_eq!(answer.status, 404, "{answer:?}");
+        assert_eq!(answer.json()["code"], "unimplemented");
+    }
+}
