@@ -8,8 +8,9 @@
 //! (not canonical: there is nothing better to say without its schema), and
 //! reads back from that same form.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -17,7 +18,8 @@ use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::registry::{MessageDescriptor, PackageDescriptor};
+use crate::__private::json::with_options;
+use crate::registry::{JsonContext, MessageDescriptor, PackageDescriptor};
 use crate::types;
 
 /// `google.protobuf.Any`: a message of any type, with its type URL.
@@ -115,44 +117,101 @@ const WELL_KNOWN: &[MessageDescriptor] = &[
     message::<types::Empty>("google.protobuf.Empty", &[]),
 ];
 
-type Table = HashMap<&'static str, MessageDescriptor>;
+/// The message types an `Any` can hold as JSON: a layer's own (its
+/// packages, the well-known types, `google.rpc`), or every one linked into
+/// the binary for JSON made outside a layer.
+#[derive(Debug, Default)]
+pub(crate) struct Types(HashMap<&'static str, MessageDescriptor>);
 
-/// Every message type an `Any` can hold as JSON: the well-known types,
-/// `google.rpc`, every package linked in, and every package given to a
-/// layer's builder.
-fn table() -> &'static RwLock<Table> {
-    static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table = Table::new();
-        let packages =
-            std::iter::once(&crate::rpc::DUAL_PROTOCOL).chain(crate::registry::discovered());
-        for message in WELL_KNOWN
-            .iter()
-            .chain(packages.flat_map(|p| p.messages.iter()))
-        {
-            table.entry(message.full_name).or_insert(*message);
+impl Types {
+    /// The well-known types and `google.rpc`.
+    pub(crate) fn base() -> Self {
+        let mut types = Self::default();
+        for message in WELL_KNOWN.iter().chain(crate::rpc::DUAL_PROTOCOL.messages) {
+            types.insert(message);
         }
-        RwLock::new(table)
-    })
-}
+        types
+    }
 
-/// Makes the messages of `package` printable inside an `Any`.
-pub(crate) fn register(package: &PackageDescriptor) {
-    let mut table = table().write().unwrap_or_else(|e| e.into_inner());
-    for message in package.messages {
-        table.entry(message.full_name).or_insert(*message);
+    /// Adds the messages of `package`, and the inputs and outputs of its
+    /// methods (the first registration of a name wins).
+    pub(crate) fn add(&mut self, package: &PackageDescriptor) {
+        for message in package.messages {
+            self.insert(message);
+        }
+        for method in package.services.iter().flat_map(|s| s.methods) {
+            self.insert(method.input);
+            self.insert(method.output);
+        }
+    }
+
+    fn insert(&mut self, message: &MessageDescriptor) {
+        self.0.entry(message.full_name).or_insert(*message);
+    }
+
+    /// Every type linked into the binary (built once, never changed).
+    pub(crate) fn linked() -> Arc<Types> {
+        static LINKED: OnceLock<Arc<Types>> = OnceLock::new();
+        LINKED
+            .get_or_init(|| {
+                let mut types = Types::base();
+                for package in crate::registry::discovered() {
+                    types.add(package);
+                }
+                Arc::new(types)
+            })
+            .clone()
+    }
+
+    fn get(&self, type_url: &str) -> Option<MessageDescriptor> {
+        let name = type_url.rsplit('/').next().unwrap_or_default();
+        self.0.get(name).copied()
     }
 }
 
-/// Whether an `Any` of this type prints as JSON (its type is registered).
+thread_local! {
+    /// The types of the transcoding running on this thread, if any.
+    static CURRENT: RefCell<Option<Arc<Types>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the options and types of `cx` in force on this thread
+/// (what the generated serde code and `Any` read), restoring the previous
+/// ones afterwards, also when `f` panics.
+pub(crate) fn with_context<R>(cx: &JsonContext, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Types>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(cx.types.clone()));
+    let _restore = Restore(previous);
+    with_options(cx.options, f)
+}
+
+/// The context in force on this thread: the one set by [`with_context`],
+/// else the options in force and every linked type.
+pub(crate) fn current() -> JsonContext {
+    let types = CURRENT
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(Types::linked);
+    JsonContext {
+        options: crate::__private::json::options(),
+        types,
+    }
+}
+
+/// Whether an `Any` of this type prints as JSON (its type is known here).
 pub(crate) fn knows(type_url: &str) -> bool {
     lookup(type_url).is_some()
 }
 
 fn lookup(type_url: &str) -> Option<MessageDescriptor> {
-    let name = type_url.rsplit('/').next().unwrap_or_default();
-    let table = table().read().unwrap_or_else(|e| e.into_inner());
-    table.get(name).copied()
+    match CURRENT.with(|c| c.borrow().as_ref().map(|t| t.get(type_url))) {
+        Some(found) => found,
+        None => Types::linked().get(type_url),
+    }
 }
 
 impl serde::Serialize for Any {
@@ -161,7 +220,7 @@ impl serde::Serialize for Any {
         // as base64 rather than fail the whole answer.
         let decoded = lookup(&self.type_url).and_then(|message| {
             let mut json = Vec::new();
-            (message.to_json)(&self.value, &mut json).ok()?;
+            (message.proto_to_json)(&self.value, &mut json, &current()).ok()?;
             Some((message, serde_json::from_slice::<Value>(&json).ok()?))
         });
         let Some((message, value)) = decoded else {
@@ -205,10 +264,17 @@ impl<'de> serde::Deserialize<'de> for Any {
                 } else {
                     Value::Object(fields)
                 };
-                let mut bytes = Vec::new();
-                (message.from_json)(json, &mut bytes)
-                    .map_err(|e| de::Error::custom(format!("{type_url}: {e}")))?;
-                bytes
+                let json = serde_json::to_vec(&json).map_err(de::Error::custom)?;
+                let mut bytes = bytes::BytesMut::new();
+                (message.json_to_proto)(&json, &mut bytes, &current()).map_err(|e| {
+                    let at = if e.field.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", e.field)
+                    };
+                    de::Error::custom(format!("{type_url}: {at}{}", e.message))
+                })?;
+                bytes.to_vec()
             }
             None => match fields.remove("value") {
                 Some(Value::String(base64)) => crate::status::decode_base64(base64.as_bytes())

@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Version, header};
 
 use crate::config::Protocol;
 use crate::error::Rejection;
-use crate::registry::{HttpRule, MethodDescriptor, MethodKind, split_path};
+use crate::registry::{HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, split_path};
 use crate::rest::router::RouteMatch;
 use crate::shared::Shared;
 use crate::transcode::envelope::Compression;
@@ -365,22 +365,27 @@ pub(crate) fn classify<'a, B: http_body::Body>(
 /// Its empty `path` tells `transcode` to keep the request's own.
 pub(crate) static OPAQUE: MethodDescriptor = MethodDescriptor {
     path: "",
-    input: "",
-    output: "",
+    input: &OPAQUE_MESSAGE,
+    output: &OPAQUE_MESSAGE,
     http: &[],
     kind: MethodKind::BidiStreaming,
     no_side_effects: false,
-    request: |_, _| {
+};
+
+static OPAQUE_MESSAGE: MessageDescriptor = MessageDescriptor {
+    full_name: "",
+    json_to_proto: |_, _, _| {
         Err(crate::transcode::json::JsonError {
             field: String::new(),
             message: "this method has no JSON table".to_owned(),
         })
     },
-    response: |_, _| {
+    proto_to_json: |_, _, _| {
         Err(crate::transcode::json::DecodeError(
             "this method has no JSON table".to_owned(),
         ))
     },
+    fields: &[],
 };
 
 /// Whether a Connect or gRPC-Web call sends protobuf.
@@ -687,8 +692,8 @@ fn plan<B: http_body::Body>(
         MethodKind::ServerStreaming | MethodKind::BidiStreaming
     );
     // `google.api.HttpBody` out: the raw bytes with their content type.
-    let respond_raw =
-        method.output == HTTP_BODY && rest.is_none_or(|r| r.rule.response_body.is_empty());
+    let respond_raw = method.output.full_name == HTTP_BODY
+        && rest.is_none_or(|r| r.rule.response_body.is_empty());
     let raw_respond = if streams_out {
         Respond::RawStream
     } else {
@@ -770,11 +775,11 @@ fn raw_input(
     shared: &Shared,
 ) -> Option<RawInto> {
     match rest.map_or("*", |r| r.rule.body) {
-        "*" => (method.input == HTTP_BODY).then_some(RawInto::Message),
+        "*" => (method.input.full_name == HTTP_BODY).then_some(RawInto::Message),
         "" => None,
         field => shared
             .registry
-            .fields(method.input)
+            .fields(method.input.full_name)
             .iter()
             .find(|f| f.json_name == field && f.message == HTTP_BODY && !f.repeated)
             .map(|f| RawInto::Field(f.number)),

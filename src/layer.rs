@@ -247,11 +247,11 @@ impl Builder {
             }
         }
         let mut registry = Registry::default();
-        // Messages print inside an `Any` through a process-wide table.
-        crate::any::register(&crate::rpc::DUAL_PROTOCOL);
+        // The types an `Any` may hold in this layer's JSON: its own.
+        let mut types = crate::any::Types::base();
         registry.add(&crate::rpc::DUAL_PROTOCOL, |_| false)?;
         for package in &packages {
-            crate::any::register(package);
+            types.add(package);
             registry.add(package, |service| {
                 self.only
                     .as_ref()
@@ -267,6 +267,10 @@ impl Builder {
                 sse_keep_alive: self.sse_keep_alive,
                 json: self.json,
                 websocket_origins: self.websocket_origins,
+                context: crate::registry::JsonContext {
+                    options: self.json,
+                    types: Arc::new(types),
+                },
             }),
         })
     }

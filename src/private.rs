@@ -63,7 +63,7 @@ pub const fn http(
         response_body_proto,
     }
 }
-use crate::transcode::json::{json_to_proto, proto_to_json, value_to_proto};
+use crate::transcode::json::{json_to_proto, proto_to_json};
 
 pub const fn package(
     name: &'static str,
@@ -84,17 +84,15 @@ pub const fn service(
     ServiceDescriptor { name, methods }
 }
 
-const fn method<Req, Resp>(
+/// One method (table ABI v2): its path, kind, input and output messages,
+/// REST bindings.
+pub const fn method(
     path: &'static str,
-    input: &'static str,
-    output: &'static str,
-    http: &'static [HttpRule],
     kind: MethodKind,
-) -> MethodDescriptor
-where
-    Req: Message + Default + DeserializeOwned,
-    Resp: Message + Default + Serialize,
-{
+    input: &'static MessageDescriptor,
+    output: &'static MessageDescriptor,
+    http: &'static [HttpRule],
+) -> MethodDescriptor {
     MethodDescriptor {
         path,
         input,
@@ -102,61 +100,7 @@ where
         http,
         kind,
         no_side_effects: false,
-        request: json_to_proto::<Req>,
-        response: proto_to_json::<Resp>,
     }
-}
-
-pub const fn unary<Req, Resp>(
-    path: &'static str,
-    input: &'static str,
-    output: &'static str,
-    http: &'static [HttpRule],
-) -> MethodDescriptor
-where
-    Req: Message + Default + DeserializeOwned,
-    Resp: Message + Default + Serialize,
-{
-    method::<Req, Resp>(path, input, output, http, MethodKind::Unary)
-}
-
-pub const fn server_streaming<Req, Resp>(
-    path: &'static str,
-    input: &'static str,
-    output: &'static str,
-    http: &'static [HttpRule],
-) -> MethodDescriptor
-where
-    Req: Message + Default + DeserializeOwned,
-    Resp: Message + Default + Serialize,
-{
-    method::<Req, Resp>(path, input, output, http, MethodKind::ServerStreaming)
-}
-
-pub const fn client_streaming<Req, Resp>(
-    path: &'static str,
-    input: &'static str,
-    output: &'static str,
-    http: &'static [HttpRule],
-) -> MethodDescriptor
-where
-    Req: Message + Default + DeserializeOwned,
-    Resp: Message + Default + Serialize,
-{
-    method::<Req, Resp>(path, input, output, http, MethodKind::ClientStreaming)
-}
-
-pub const fn bidi_streaming<Req, Resp>(
-    path: &'static str,
-    input: &'static str,
-    output: &'static str,
-    http: &'static [HttpRule],
-) -> MethodDescriptor
-where
-    Req: Message + Default + DeserializeOwned,
-    Resp: Message + Default + Serialize,
-{
-    method::<Req, Resp>(path, input, output, http, MethodKind::BidiStreaming)
 }
 
 /// Marks a method `option idempotency_level = NO_SIDE_EFFECTS`.
@@ -165,6 +109,8 @@ pub const fn no_side_effects(mut method: MethodDescriptor) -> MethodDescriptor {
     method
 }
 
+/// One message (table ABI v2): its name, its codecs (monomorphised for
+/// `M`), its fields.
 pub const fn message<M>(
     full_name: &'static str,
     fields: &'static [FieldDescriptor],
@@ -174,8 +120,8 @@ where
 {
     MessageDescriptor {
         full_name,
-        to_json: proto_to_json::<M>,
-        from_json: value_to_proto::<M>,
+        json_to_proto: json_to_proto::<M>,
+        proto_to_json: proto_to_json::<M>,
         fields,
     }
 }

@@ -10,7 +10,6 @@ use http::{Method, Request, Response, Uri, Version};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::__private::json::with_options;
 use crate::body::DualBody;
 use crate::classify::{Decision, Plan, RestTarget, Wire, classify};
 use crate::error::Rejection;
@@ -201,8 +200,8 @@ impl<S> DualProtocolService<S> {
             }
         };
         let encoder = Encoder {
-            codec: method.request,
-            options: shared.json,
+            codec: method.input.json_to_proto,
+            cx: shared.context.clone(),
             body: body_rule,
             suffix,
             content_type,
@@ -219,8 +218,8 @@ impl<S> DualProtocolService<S> {
         let answer = Answer {
             respond: plan.respond,
             renderer: Renderer {
-                codec: method.response,
-                options: shared.json,
+                codec: method.output.proto_to_json,
+                cx: shared.context.clone(),
                 select,
             },
             deadline: deadline.map(|timeout| {
@@ -281,7 +280,7 @@ fn rest_parts(
     };
     let overlay = rest::request::overlay(
         &shared.registry,
-        method.input,
+        method.input.full_name,
         bindings,
         query,
         body == BodyRule::All,
@@ -293,7 +292,7 @@ fn rest_parts(
     } else {
         let json = serde_json::to_vec(&overlay).expect("a JSON object serializes");
         let mut buf = BytesMut::new();
-        with_options(shared.json, || (method.request)(&json, &mut buf)).map_err(Rejection::Json)?;
+        (method.input.json_to_proto)(&json, &mut buf, &shared.context).map_err(Rejection::Json)?;
         buf.freeze()
     };
     let select =

@@ -16,6 +16,8 @@ pub(crate) struct Shared {
     pub(crate) max_message_bytes: usize,
     pub(crate) sse_keep_alive: Option<Duration>,
     pub(crate) json: JsonOptions,
+    /// The JSON options and the types an `Any` may hold, for the codecs.
+    pub(crate) context: crate::registry::JsonContext,
     /// Origins other than the server's own that may open WebSockets.
     pub(crate) websocket_origins: Origins,
 }

@@ -4,6 +4,8 @@
 use std::fmt;
 
 use bytes::BytesMut;
+
+use crate::registry::JsonContext;
 use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,7 +41,18 @@ impl fmt::Display for DecodeError {
 
 /// Parses `json` as `M` (an empty or blank body is the empty message) and
 /// appends its protobuf encoding to `out`.
-pub(crate) fn json_to_proto<M>(json: &[u8], out: &mut BytesMut) -> Result<(), JsonError>
+pub(crate) fn json_to_proto<M>(
+    json: &[u8],
+    out: &mut BytesMut,
+    cx: &JsonContext,
+) -> Result<(), JsonError>
+where
+    M: Message + Default + DeserializeOwned,
+{
+    crate::any::with_context(cx, || json_to_proto_here::<M>(json, out))
+}
+
+fn json_to_proto_here<M>(json: &[u8], out: &mut BytesMut) -> Result<(), JsonError>
 where
     M: Message + Default + DeserializeOwned,
 {
@@ -60,28 +73,17 @@ where
 }
 
 /// Decodes `proto` as `M` and appends its canonical JSON to `out`.
-pub(crate) fn proto_to_json<M>(proto: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError>
+pub(crate) fn proto_to_json<M>(
+    proto: &[u8],
+    out: &mut Vec<u8>,
+    cx: &JsonContext,
+) -> Result<(), DecodeError>
 where
     M: Message + Default + Serialize,
 {
     let message = M::decode(proto).map_err(|e| DecodeError(e.to_string()))?;
-    serde_json::to_writer(out, &message).map_err(|e| DecodeError(e.to_string()))
-}
-
-/// A JSON value (the inside of an `Any`) as the protobuf encoding of `M`.
-pub(crate) fn value_to_proto<M>(json: serde_json::Value, out: &mut Vec<u8>) -> Result<(), String>
-where
-    M: Message + Default + DeserializeOwned,
-{
-    let message: M = serde_path_to_error::deserialize(json).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.into_inner().to_string()
-        } else {
-            format!("{path}: {}", e.into_inner())
-        }
-    })?;
-    message.encode(out).map_err(|e| e.to_string())
+    crate::any::with_context(cx, || serde_json::to_writer(out, &message))
+        .map_err(|e| DecodeError(e.to_string()))
 }
 
 #[cold]

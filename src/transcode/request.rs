@@ -12,10 +12,9 @@ use http::StatusCode;
 use http_body::{Body, Frame};
 use pin_project_lite::pin_project;
 
-use crate::__private::json::{JsonOptions, with_options};
 use crate::classify::{Codec, RawInto, Wire};
 use crate::error::Rejection;
-use crate::registry::JsonToProto;
+use crate::registry::{JsonContext, JsonToProto};
 use crate::status::{Code, Status};
 use crate::transcode::envelope::{self, Base64Decoder, Compression};
 use crate::transcode::json::JsonError;
@@ -38,7 +37,8 @@ pub(crate) enum BodyRule {
 #[derive(Debug, Clone)]
 pub(crate) struct Encoder {
     pub(crate) codec: JsonToProto,
-    pub(crate) options: JsonOptions,
+    /// The options and the types an `Any` may hold.
+    pub(crate) cx: JsonContext,
     pub(crate) body: BodyRule,
     /// Protobuf of the path variables and query parameters, appended after
     /// each message: protobuf's merge rule makes them override the body.
@@ -106,7 +106,7 @@ impl Encoder {
         let at = frame::start(&mut buf);
         let codec = self.codec;
         match self.body {
-            BodyRule::All => with_options(self.options, || codec(json, &mut buf))?,
+            BodyRule::All => codec(json, &mut buf, &self.cx)?,
             BodyRule::Field(_) if blank => {}
             BodyRule::Field(name) => {
                 // One JSON value, checked before it is placed in an object
@@ -121,7 +121,7 @@ impl Encoder {
                 wrapped.extend_from_slice(b"\":");
                 wrapped.extend_from_slice(json);
                 wrapped.push(b'}');
-                with_options(self.options, || codec(&wrapped, &mut buf))?;
+                codec(&wrapped, &mut buf, &self.cx)?;
             }
             BodyRule::None if blank => {}
             BodyRule::None => {
@@ -560,12 +560,13 @@ fn fail(failure: &Failure, http: StatusCode, status: Status) -> BoxError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::__private::json::JsonOptions;
     use http_body_util::{BodyExt, Full, StreamBody};
 
     fn encoder(body: BodyRule) -> Encoder {
         Encoder {
             codec: crate::transcode::json::json_to_proto::<crate::types::Duration>,
-            options: JsonOptions::default(),
+            cx: JsonContext::linked(JsonOptions::default()),
             body,
             suffix: Bytes::new(),
             content_type: String::new(),
@@ -732,7 +733,7 @@ mod tests {
     fn a_field_body_cannot_smuggle_other_fields() {
         let encoder = Encoder {
             codec: crate::transcode::json::json_to_proto::<crate::rpc::Status>,
-            options: JsonOptions::default(),
+            cx: JsonContext::linked(JsonOptions::default()),
             body: BodyRule::Field("code"),
             suffix: Bytes::from_static(b"\x08\x05"),
             content_type: String::new(),
@@ -752,7 +753,7 @@ mod tests {
         use prost::Message as _;
         let encoder = Encoder {
             codec: crate::transcode::json::json_to_proto::<crate::rpc::Status>,
-            options: JsonOptions::default(),
+            cx: JsonContext::linked(JsonOptions::default()),
             body: BodyRule::All,
             suffix: Bytes::new(),
             content_type: "image/png".into(),

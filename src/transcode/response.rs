@@ -16,11 +16,11 @@ use http_body::{Body, Frame};
 use serde_json::value::RawValue;
 use tokio::time::{Instant, Sleep};
 
-use crate::__private::json::{JsonOptions, with_options};
+use crate::__private::json::JsonOptions;
 use crate::body::DualBody;
 use crate::classify::{Codec, Dialect, EVENT_STREAM, NDJSON, Respond, is_grpc};
 use crate::metadata;
-use crate::registry::ProtoToJson;
+use crate::registry::{JsonContext, ProtoToJson};
 use crate::status::{Code, Status};
 use crate::transcode::envelope::{self, Compression};
 use crate::transcode::request::HttpBody;
@@ -29,10 +29,11 @@ use crate::transcode::{Failure, frame};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One response message to the client's JSON.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Renderer {
     pub(crate) codec: ProtoToJson,
-    pub(crate) options: JsonOptions,
+    /// The options and the types an `Any` may hold.
+    pub(crate) cx: JsonContext,
     /// The `response_body` field of a REST rule: (JSON name, proto name).
     pub(crate) select: Option<(&'static str, &'static str)>,
 }
@@ -42,11 +43,11 @@ impl Renderer {
     fn render(&self, message: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
         let codec = self.codec;
         let Some((json_name, proto_name)) = self.select else {
-            return with_options(self.options, || codec(message, out)).map_err(undecodable);
+            return codec(message, out, &self.cx).map_err(undecodable);
         };
         let mut whole = Vec::with_capacity(message.len() * 2 + 16);
-        with_options(self.options, || codec(message, &mut whole)).map_err(undecodable)?;
-        let key = if self.options.proto_names {
+        codec(message, &mut whole, &self.cx).map_err(undecodable)?;
+        let key = if self.cx.options.proto_names {
             proto_name
         } else {
             json_name
@@ -114,7 +115,7 @@ impl Answer {
         let http = status.code.http_status();
         let (metadata, trailers) = (HeaderMap::new(), HeaderMap::new());
         let dialect = self.respond.dialect();
-        status.to_rpc_response(dialect, http, metadata, &trailers, self.renderer.options)
+        status.to_rpc_response(dialect, http, metadata, &trailers, self.renderer.cx.options)
     }
 
     /// The status of a call whose deadline passed.
@@ -251,7 +252,7 @@ impl<B> Opening<B> {
 
     fn finish(&mut self, status: Status, trailers: HeaderMap) {
         let mut parts = self.parts.take().expect("finished once");
-        let options = self.stream.renderer.options;
+        let options = self.stream.renderer.cx.options;
         let dialect = self.stream.respond.dialect();
         let response = if status.code != Code::Ok && dialect != Dialect::Json {
             let http = status.code.http_status();
@@ -427,8 +428,8 @@ impl<B> ResponseStream<B> {
             body: None,
             decoder: frame::Decoder::new(0),
             renderer: Renderer {
-                codec: |_, _| Ok(()),
-                options: JsonOptions::default(),
+                codec: |_, _, _| Ok(()),
+                cx: JsonContext::linked(JsonOptions::default()),
                 select: None,
             },
             respond: Respond::Json,
@@ -465,7 +466,7 @@ impl<B> ResponseStream<B> {
     /// or event (then the HTTP trailers), the end-of-stream message, the
     /// gRPC-Web trailers frame, or the HTTP trailers alone.
     fn end_frame(&mut self, status: Status, trailers: HeaderMap) -> Frame<Bytes> {
-        let options = self.renderer.options;
+        let options = self.renderer.cx.options;
         match self.respond {
             Respond::ConnectStream(_) => {
                 let end = status.to_connect_end(&trailers, options);
@@ -768,7 +769,7 @@ mod tests {
             respond,
             renderer: Renderer {
                 codec: proto_to_json::<crate::rpc::Status>,
-                options,
+                cx: JsonContext::linked(options),
                 select: None,
             },
             deadline: None,
@@ -1019,10 +1020,10 @@ mod tests {
         for proto_names in [false, true] {
             let renderer = Renderer {
                 codec: proto_to_json::<crate::rpc::BadRequest>,
-                options: JsonOptions {
+                cx: JsonContext::linked(JsonOptions {
                     proto_names,
                     ..JsonOptions::default()
-                },
+                }),
                 select: Some(("fieldViolations", "field_violations")),
             };
             let mut out = Vec::new();

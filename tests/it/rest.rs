@@ -413,3 +413,48 @@ async fn any_fields_carry_messages_and_well_known_types_as_json() {
         );
     }
 }
+
+/// Each layer resolves `Any` through its own packages: a layer that serves
+/// only `resttest.v1` does not know `library.v1.Book`, one that also has
+/// `library.v1` does, and building either changes nothing for the other.
+#[tokio::test]
+async fn each_layer_resolves_any_through_its_own_packages() {
+    async fn serve(layer: DualProtocolLayer) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::builder()
+            .accept_http1(true)
+            .layer(layer)
+            .add_service(RestTestServer::new(Mirror))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(server);
+        addr
+    }
+    let narrow = DualProtocolLayer::builder()
+        .discover(false)
+        .package(resttest::v1::DUAL_PROTOCOL)
+        .build()
+        .unwrap();
+    let wide = DualProtocolLayer::builder()
+        .discover(false)
+        .package(resttest::v1::DUAL_PROTOCOL)
+        .package(crate::common::library::v1::DUAL_PROTOCOL)
+        .build()
+        .unwrap();
+    let (narrow, wide) = (serve(narrow).await, serve(wide).await);
+    let body = r#"{"extra":{"@type":"type.googleapis.com/library.v1.Book","title":"Dune"}}"#;
+    for _ in 0..2 {
+        let answer = call(Version::Http1, wide, "PATCH", "/v1/things/7", Some(body)).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.json()["extra"]["title"], "Dune");
+        let answer = call(Version::Http1, narrow, "PATCH", "/v1/things/7", Some(body)).await;
+        let json = answer.error(400, 3);
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown Any type"),
+            "{json}"
+        );
+    }
+}
