@@ -17,13 +17,9 @@ use prost_reflect::{
     Value,
 };
 
-/// The runtime's template parser, so that generator and router agree on
-/// what a template means.
-#[allow(dead_code)]
-#[path = "../../src/rest/template.rs"]
-mod template;
-
-use template::Template;
+// The runtime's template parser, so that generator and router agree on
+// what a template means.
+use dual_protocol_template::Template;
 
 const HTTP_EXTENSION: &str = "google.api.http";
 

@@ -25,11 +25,25 @@
 //! crate needs `prost`, `tonic`, `tonic-prost`, `serde` and `dual-protocol`
 //! as dependencies.
 //!
+//! ## Bundled protos
+//!
+//! This crate ships the protos dual-protocol reads, so you need not vendor
+//! them: `google/api/annotations.proto`, `google/api/http.proto` (REST
+//! rules), `google/api/httpbody.proto` (raw bodies), and
+//! `google/rpc/status.proto`, `google/rpc/error_details.proto` and
+//! `google/rpc/code.proto` (the error model). Import them as usual.
+//! [`compile_protos`](Builder::compile_protos) looks an import up in your
+//! include paths first, in order, then among the well-known types
+//! (`google/protobuf/*`), and only then among these: a copy of your own
+//! under one of your include paths (e.g. a full googleapis checkout) is
+//! the one compiled.
+//!
 //! ## Limitations
 //! - Protos without a `package` statement are not supported.
 //! - Options of prost-build and tonic-prost-build beyond those of [`Builder`]
 //!   are not exposed yet.
 
+mod bundled;
 mod emit;
 mod emit_serde;
 mod http_rule;
@@ -112,14 +126,16 @@ impl Builder {
     }
 
     /// Compiles `protos` with [`protox`], looking up imports under `includes`,
-    /// and generates code for them and everything they import.
+    /// then among the well-known types and the [bundled](crate#bundled-protos)
+    /// `google/api` and `google/rpc` protos, and generates code for them and
+    /// everything they import.
     pub fn compile_protos(
         self,
         protos: &[impl AsRef<Path>],
         includes: &[impl AsRef<Path>],
     ) -> io::Result<()> {
-        let mut compiler =
-            protox::Compiler::new(includes.iter().map(AsRef::as_ref)).map_err(io::Error::other)?;
+        let resolver = bundled::resolver(includes.iter().map(AsRef::as_ref));
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true).include_source_info(true);
         compiler
             .open_files(protos.iter().map(AsRef::as_ref))

@@ -12,23 +12,14 @@ impl protox::file::FileResolver for InMemory {
 }
 
 /// Compiles `files` (name, source), which may import the well-known types
-/// and our copies of `google/api/{annotations,http}.proto`, and returns
+/// and the bundled `google/api` and `google/rpc` protos, and returns
 /// protox's encoding of the set, which keeps extension options.
 pub(crate) fn compile(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut sources: Vec<(String, String)> = files
+    let sources: Vec<(String, String)> = files
         .iter()
         .map(|(n, s)| (n.to_string(), s.to_string()))
         .collect();
-    sources.push((
-        "google/api/annotations.proto".into(),
-        include_str!("../../proto/google/api/annotations.proto").into(),
-    ));
-    sources.push((
-        "google/api/http.proto".into(),
-        include_str!("../../proto/google/api/http.proto").into(),
-    ));
-    let mut resolver = protox::file::ChainFileResolver::new();
-    resolver.add(protox::file::GoogleFileResolver::new());
+    let mut resolver = crate::bundled::resolver([]);
     resolver.add(InMemory(sources));
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true);

@@ -6,4 +6,5 @@
 pub(crate) mod query;
 pub(crate) mod request;
 pub(crate) mod router;
-pub(crate) mod template;
+/// Path templates: the parser shared with `dual-protocol-build`.
+pub(crate) use dual_protocol_template as template;

@@ -5,7 +5,8 @@
 //
 //   DUAL_URL=http://127.0.0.1:50051 node --test test/buf-curl.test.js
 //
-// The schema is the repository's proto/ directory, compiled once by
+// The schema is the repository's proto/ directory (its google/ imports from
+// dual-protocol-build/proto, the buf.yaml workspace), compiled once by
 // `buf build` into an image (so no server reflection is needed).
 
 import { after, before, describe, test } from "node:test";

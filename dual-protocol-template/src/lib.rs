@@ -1,9 +1,24 @@
-//! `google.api.http` path templates, parsed once into segments and
+//! Path templates of `google.api.http` rules, parsed into segments and
 //! variables.
 //!
-//! This file depends on `std` only: `dual-protocol-build` includes it with
-//! `#[path]` so that a template the generator accepts is exactly one the
-//! runtime can route, with one parser and one set of error messages.
+//! The parser shared by [`dual-protocol`](https://docs.rs/dual-protocol),
+//! whose router matches requests against the templates of a generated
+//! table, and [`dual-protocol-build`](https://docs.rs/dual-protocol-build),
+//! which rejects a bad template at build time: a template the generator
+//! accepts is exactly one the runtime can route, with one set of error
+//! messages. It depends on `std` only. Its API follows the versions of
+//! those two crates; it is not meant to be used on its own.
+//!
+//! ```
+//! use dual_protocol_template::{Segment, Template};
+//!
+//! let t = Template::parse("/v1/{name=shelves/*}:watch").unwrap();
+//! assert_eq!(t.segments[0], Segment::Literal("v1".into()));
+//! assert_eq!(t.variables[0].field_path, ["name"]);
+//! assert_eq!(t.verb.as_deref(), Some("watch"));
+//! assert_eq!(t.canonical(), "/v1/shelves/*:watch");
+//! assert!(Template::parse("/v1/{name").is_err());
+//! ```
 //!
 //! The grammar (from `google/api/http.proto`):
 //!
@@ -17,16 +32,16 @@
 //! ```
 //!
 //! The grammar is ambiguous about a `:` in the last segment: `/v1/books:import`
-//! is read as the literal `books` and the verb `import`. The router splits
-//! the last segment of a request path the same way (at its last `:`), so
-//! the reading is invisible to users.
+//! is read as the literal `books` and the verb `import`. dual-protocol's
+//! router splits the last segment of a request path the same way (at its
+//! last `:`), so the reading is invisible to users.
 
 use std::fmt;
 
 /// One segment of a template, with variables flattened away (they are
 /// recorded as index ranges in [`Template::variables`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Segment {
+pub enum Segment {
     /// Matches exactly this raw (percent-encoded) path segment.
     Literal(String),
     /// `*`: any one non-empty segment.
@@ -37,41 +52,43 @@ pub(crate) enum Segment {
 
 /// A `{field.path=...}` binding: which segments fill which request field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Variable {
+#[non_exhaustive]
+pub struct Variable {
     /// The request field, split on `.`.
-    pub(crate) field_path: Vec<String>,
+    pub field_path: Vec<String>,
     /// First segment of [`Template::segments`] the variable covers.
-    pub(crate) start: usize,
+    pub start: usize,
     /// One past its last segment. When that last segment is
     /// [`Segment::Rest`] the variable runs to the end of the request path.
-    pub(crate) end: usize,
+    pub end: usize,
 }
 
 impl Variable {
     /// Whether the value may span several path segments, which decides how
     /// it is percent-decoded (`%2F` is kept in multi-segment values so that
     /// the segment structure survives).
-    pub(crate) fn is_multi_segment(&self, segments: &[Segment]) -> bool {
+    pub fn is_multi_segment(&self, segments: &[Segment]) -> bool {
         self.end - self.start > 1 || segments.get(self.start) == Some(&Segment::Rest)
     }
 }
 
 /// A parsed path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Template {
+#[non_exhaustive]
+pub struct Template {
     /// At least one segment; [`Segment::Rest`] only last.
-    pub(crate) segments: Vec<Segment>,
+    pub segments: Vec<Segment>,
     /// The `:verb` suffix, without the colon.
-    pub(crate) verb: Option<String>,
+    pub verb: Option<String>,
     /// In template order; field paths are distinct and none is a prefix of
     /// another.
-    pub(crate) variables: Vec<Variable>,
+    pub variables: Vec<Variable>,
 }
 
 /// Why a template was rejected; the message quotes the template and points
 /// at the byte where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TemplateError {
+pub struct TemplateError {
     template: String,
     position: usize,
     message: String,
@@ -79,8 +96,7 @@ pub(crate) struct TemplateError {
 
 impl TemplateError {
     /// The problem alone, without the template.
-    #[allow(dead_code)]
-    pub(crate) fn message(&self) -> &str {
+    pub fn message(&self) -> &str {
         &self.message
     }
 }
@@ -101,7 +117,7 @@ impl Template {
     /// Parses `template`, checking everything the grammar and the spec's
     /// prose require, so that the router never sees a template it cannot
     /// match unambiguously.
-    pub(crate) fn parse(template: &str) -> Result<Self, TemplateError> {
+    pub fn parse(template: &str) -> Result<Self, TemplateError> {
         Parser {
             template,
             bytes: template.as_bytes(),
@@ -112,9 +128,7 @@ impl Template {
 
     /// The template with variable names dropped (`/v1/shelves/*:watch`):
     /// two templates with the same canonical form match the same paths.
-    // Used by dual-protocol-build (which includes this file) for conflicts.
-    #[allow(dead_code)]
-    pub(crate) fn canonical(&self) -> String {
+    pub fn canonical(&self) -> String {
         let mut out = String::new();
         for segment in &self.segments {
             out.push('/');
