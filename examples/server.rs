@@ -130,10 +130,10 @@ fn print_usage(addr: std::net::SocketAddr, protocols: Protocols, token: Option<&
         "  curl{auth} 'http://{addr}/echo.v1.EchoService/Echo?connect=v1&encoding=json&message=%7B%22message%22%3A%22hi%22%7D'   # Connect GET"
     );
     println!(
-        "  buf curl{auth} --schema proto --protocol connect -d '{{\"message\":\"hi\",\"repeat\":3}}' \\\n       http://{addr}/echo.v1.EchoService/EchoStream"
+        "  buf curl{auth} --protocol connect -d '{{\"message\":\"hi\",\"repeat\":3}}' \\\n       http://{addr}/echo.v1.EchoService/EchoStream"
     );
     println!(
-        "  buf curl{auth} --schema proto --protocol grpcweb -d '{{\"name\":\"shelves/1/books/1\"}}' \\\n       http://{addr}/library.v1.LibraryService/GetBook"
+        "  buf curl{auth} --protocol grpcweb -d '{{\"name\":\"shelves/1/books/1\"}}' \\\n       http://{addr}/library.v1.LibraryService/GetBook"
     );
     println!();
     println!(
@@ -146,9 +146,17 @@ fn print_usage(addr: std::net::SocketAddr, protocols: Protocols, token: Option<&
         token.map(|t| format!(" {t}")).unwrap_or_default()
     );
     println!(
-        "  grpcurl -plaintext{} -import-path proto -proto library/v1/library.proto \\\n       -d '{{\"name\":\"shelves/1/books/1\"}}' {addr} library.v1.LibraryService/GetBook",
+        "  grpcurl -plaintext{} -d '{{\"name\":\"shelves/1/books/1\"}}' {addr} library.v1.LibraryService/GetBook",
         token
             .map(|t| format!(" -H 'authorization: Bearer {t}'"))
             .unwrap_or_default()
+    );
+    println!(
+        "  grpcurl -plaintext {addr} describe library.v1.LibraryService    # the schema, by reflection"
+    );
+    println!("  buf curl --list-methods http://{addr}");
+    println!();
+    println!(
+        "gRPC server reflection (v1, v1alpha) serves the schema: grpcurl and buf curl need no protos."
     );
 }

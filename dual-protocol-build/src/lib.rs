@@ -12,13 +12,26 @@
 //!
 //! and bring the generated code in with `dual_protocol::include_proto!("library.v1")`.
 //!
-//! For every proto package it writes three files to `OUT_DIR`:
+//! For every proto package it writes these files to `OUT_DIR`:
 //!
 //! | file | made by | what it holds |
 //! | --- | --- | --- |
 //! | `{package}.rs` | prost + tonic-prost-build | messages, gRPC server and client |
 //! | `{package}.serde.rs` | this crate | proto3 JSON `Serialize`/`Deserialize` for every message and enum, with run-time options |
-//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON |
+//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON; `FILE_DESCRIPTOR_SET` |
+//! | `{package}.descriptor_set.bin` | this crate | the package's encoded `FileDescriptorSet` (its files and all they import, with comments), which `FILE_DESCRIPTOR_SET` includes |
+//!
+//! ## gRPC server reflection
+//!
+//! Pass `FILE_DESCRIPTOR_SET` (e.g. `library::v1::FILE_DESCRIPTOR_SET`) to
+//! [`tonic-reflection`](https://docs.rs/tonic-reflection)'s
+//! `Builder::register_encoded_file_descriptor_set` and serve the service it
+//! builds beside yours: `grpcurl` and `buf curl` then need no `.proto`
+//! files (the example server of `dual-protocol` does this). Each package's
+//! set is self-contained, so register those of the packages you serve
+//! (reflection lists every service of the sets it has). A set is only in
+//! your binary if you use its constant; [`Builder::file_descriptor_set`]
+//! turns them off.
 //!
 //! Protos are compiled with [`protox`], so no `protoc` is needed. Well-known
 //! types (`google.protobuf.*`) come from `dual_protocol::types`, so your
@@ -44,6 +57,7 @@
 //!   are not exposed yet.
 
 mod bundled;
+mod descriptor_set;
 mod emit;
 mod emit_serde;
 mod http_rule;
@@ -60,13 +74,15 @@ use prost::Message as _;
 use prost_types::FileDescriptorSet;
 
 /// Starts a [`Builder`] with the defaults: gRPC server and client code, JSON
-/// for every message, a method table for every service.
+/// for every message, a method table for every service, a descriptor set
+/// for every package.
 pub fn configure() -> Builder {
     Builder {
         out_dir: None,
         build_server: true,
         build_client: true,
         emit_rerun_if_changed: std::env::var_os("CARGO").is_some(),
+        file_descriptor_set: true,
     }
 }
 
@@ -86,6 +102,35 @@ pub struct Builder {
     build_server: bool,
     build_client: bool,
     emit_rerun_if_changed: bool,
+    file_descriptor_set: bool,
+}
+
+/// The contents of a file [`Builder::generate`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Contents {
+    /// Source text (Rust).
+    Text(String),
+    /// Binary data (an encoded `FileDescriptorSet`).
+    Binary(Vec<u8>),
+}
+
+impl Contents {
+    /// The bytes to write.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Contents::Text(text) => text.as_bytes(),
+            Contents::Binary(bytes) => bytes,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Contents::Text(text) => Some(text),
+            Contents::Binary(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for Builder {
@@ -95,6 +140,7 @@ impl fmt::Debug for Builder {
             .field("build_server", &self.build_server)
             .field("build_client", &self.build_client)
             .field("emit_rerun_if_changed", &self.emit_rerun_if_changed)
+            .field("file_descriptor_set", &self.file_descriptor_set)
             .finish()
     }
 }
@@ -122,6 +168,16 @@ impl Builder {
     /// (default: on when run by cargo).
     pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
         self.emit_rerun_if_changed = enable;
+        self
+    }
+
+    /// Write each package's encoded `FileDescriptorSet` to
+    /// `{package}.descriptor_set.bin` and define `FILE_DESCRIPTOR_SET` in its
+    /// `{package}.dual.rs` (default: on). The sets cost nothing in a binary
+    /// that does not use the constant; turn them off to save the build the
+    /// work and `OUT_DIR` the space.
+    pub fn file_descriptor_set(mut self, enable: bool) -> Self {
+        self.file_descriptor_set = enable;
         self
     }
 
@@ -169,13 +225,44 @@ impl Builder {
         self.compile(fds, &encoded, &http_rule::HttpRules::default())
     }
 
-    /// Generates only this crate's part (`{package}.dual.rs`) for an encoded
-    /// `FileDescriptorSet` and returns `(file name, contents)` pairs, writing
-    /// nothing; errors are those `compile_*` would report.
-    pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, String)>> {
+    /// Generates only this crate's part (`{package}.dual.rs` and
+    /// `{package}.descriptor_set.bin`) for an encoded `FileDescriptorSet` and
+    /// returns `(file name, contents)` pairs, writing nothing; errors are
+    /// those `compile_*` would report.
+    pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, Contents)>> {
         let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
         let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
-        Ok(tables(&fds, &rules)?.collect())
+        let mut tables: Vec<(String, String)> = tables(&fds, &rules)?.collect();
+        let sets = self.descriptor_sets(encoded, &mut tables)?;
+        Ok(tables
+            .into_iter()
+            .map(|(name, code)| (name, Contents::Text(code)))
+            .chain(
+                sets.into_iter()
+                    .map(|(name, set)| (name, Contents::Binary(set))),
+            )
+            .collect())
+    }
+
+    /// The packages' descriptor sets, and their constants appended to their
+    /// tables, when [`file_descriptor_set`](Self::file_descriptor_set) is on.
+    fn descriptor_sets(
+        &self,
+        encoded: &[u8],
+        tables: &mut [(String, String)],
+    ) -> io::Result<Vec<(String, Vec<u8>)>> {
+        if !self.file_descriptor_set {
+            return Ok(Vec::new());
+        }
+        let packages: Vec<String> = tables
+            .iter()
+            .map(|(name, _)| name.trim_end_matches(".dual.rs").to_owned())
+            .collect();
+        for ((_, code), package) in tables.iter_mut().zip(&packages) {
+            descriptor_set::rust_const(package, code);
+        }
+        descriptor_set::split(encoded, packages.iter().map(String::as_str))
+            .map_err(io::Error::other)
     }
 
     fn compile(
@@ -190,7 +277,8 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
         };
-        let tables: Vec<(String, String)> = tables(&fds, rules)?.collect();
+        let mut tables: Vec<(String, String)> = tables(&fds, rules)?.collect();
+        let sets = self.descriptor_sets(encoded, &mut tables)?;
         let prefixes: Vec<String> = tables
             .iter()
             .map(|(name, _)| format!(".{}", name.trim_end_matches(".dual.rs")))
@@ -228,6 +316,9 @@ impl Builder {
 
         for (name, code) in tables {
             std::fs::write(out_dir.join(name), code)?;
+        }
+        for (name, set) in sets {
+            std::fs::write(out_dir.join(name), set)?;
         }
         Ok(())
     }

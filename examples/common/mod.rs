@@ -79,8 +79,11 @@ pub async fn serve(
         .set_serving::<LibraryServiceServer<Library>>()
         .await;
     reporter.set_serving::<EchoServiceServer<Echo>>().await;
+    let (reflection_v1, reflection_v1alpha) = reflection()?;
     let router = routes(token)
         .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .into_axum_router()
         .merge(page());
     // The layer goes around the whole router, not on it with
@@ -102,6 +105,34 @@ pub async fn serve(
     )
     .await?;
     Ok(())
+}
+
+/// gRPC server reflection, v1 and the older v1alpha (some clients still
+/// ask for it), from the descriptor sets the generator wrote: grpcurl and
+/// `buf curl` need no protos. Like health, it takes no token. The layer
+/// has no table for it, so gRPC passes through and Connect and gRPC-Web
+/// are served in protobuf.
+pub fn reflection() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(library::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(echo::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // No service: the error details' types, for clients that
+            // decode `grpc-status-details-bin` (grpcurl does).
+            .register_encoded_file_descriptor_set(dual_protocol::rpc::FILE_DESCRIPTOR_SET)
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
 }
 
 /// The browser page at `/` and its script at `/app.js`: calls the example

@@ -21,7 +21,7 @@ const ECHO_STREAM: &str = "/echo.v1.EchoService/EchoStream";
 const LIST_BOOKS: &str = "/library.v1.LibraryService/ListBooks";
 const CREATE_SHELF: &str = "/library.v1.LibraryService/CreateShelf";
 
-fn connect_post(
+pub(crate) fn connect_post(
     addr: std::net::SocketAddr,
     path: &str,
     content_type: &str,
@@ -31,7 +31,7 @@ fn connect_post(
         .header("connect-protocol-version", "1")
 }
 
-fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![flags];
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
@@ -39,7 +39,7 @@ fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Splits a body into envelopes: (flags, payload).
-fn envelopes(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+pub(crate) fn envelopes(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     while !body.is_empty() {
         assert!(body.len() >= 5, "a truncated envelope: {body:?}");
@@ -394,7 +394,7 @@ async fn still_echoes(addr: std::net::SocketAddr) {
 }
 
 /// The trailers of a gRPC-Web body's last frame, as (name, value) lines.
-fn grpc_web_trailers(frame: &(u8, Vec<u8>)) -> Vec<(String, String)> {
+pub(crate) fn grpc_web_trailers(frame: &(u8, Vec<u8>)) -> Vec<(String, String)> {
     assert_eq!(frame.0, 0x80, "{frame:?}");
     String::from_utf8(frame.1.clone())
         .unwrap()

@@ -8,6 +8,7 @@ mod compose;
 mod connect;
 mod cors;
 mod example;
+mod reflection;
 mod regressions;
 mod rest;
 mod streaming;

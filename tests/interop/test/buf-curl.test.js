@@ -7,7 +7,9 @@
 //
 // The schema is the repository's proto/ directory (its google/ imports from
 // dual-protocol-build/proto, the buf.yaml workspace), compiled once by
-// `buf build` into an image (so no server reflection is needed).
+// `buf build` into an image; then the same calls again without `--schema`,
+// by gRPC, Connect and gRPC-Web, so that buf curl asks the server's gRPC
+// reflection service for it, and `--list-services`/`--list-methods`.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +19,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BASE_URL, FAMILIES, RUN } from "./lib.js";
+import { EchoService } from "../gen/echo/v1/echo_pb.js";
+import { LibraryService } from "../gen/library/v1/library_pb.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BUF = bufBinary();
@@ -73,16 +77,19 @@ function jsonValues(text) {
   return values;
 }
 
-/** A buf curl client: protocol grpc, connect or grpcweb; http "1.1" or "2". */
-function client(protocol, httpVersion) {
-  const tag = `${RUN}-curl-${protocol}-h${httpVersion === "2" ? "2" : "1"}`;
+/**
+ * A buf curl client: protocol grpc, connect or grpcweb; http "1.1" or "2";
+ * the schema from the image, or from the server's reflection service.
+ */
+function client(protocol, httpVersion, { reflect = false } = {}) {
+  const tag = `${RUN}-curl-${protocol}-h${httpVersion === "2" ? "2" : "1"}${reflect ? "-r" : ""}`;
   return {
-    name: `buf curl --protocol ${protocol}${httpVersion === "2" ? " --http2-prior-knowledge" : " over HTTP/1.1"}`,
+    name: `buf curl --protocol ${protocol}${httpVersion === "2" ? " --http2-prior-knowledge" : " over HTTP/1.1"}${reflect ? " without --schema (reflection)" : ""}`,
     protocol,
     httpVersion,
     tag,
     async call(method, data, { verbose = false, extra = [], input } = {}) {
-      const args = ["curl", "--schema", image, "--protocol", protocol, "-H", "x-interop-case: buf-curl"];
+      const args = ["curl", ...(reflect ? [] : ["--schema", image]), "--protocol", protocol, "-H", "x-interop-case: buf-curl"];
       if (httpVersion === "2") args.push("--http2-prior-knowledge");
       if (verbose) args.push("-v");
       args.push(...extra);
@@ -294,6 +301,32 @@ for (const [family, protocol] of [
 }
 const expected = new Map();
 
+// Without --schema buf curl asks the server's reflection service (a bidi
+// stream, so buf speaks HTTP/2 for the whole run, whatever the flags).
+// A case each kind of call; the outputs must equal those with the image.
+const reflected = ["grpc", "connect", "grpc-web"]
+  .filter((family) => family === "grpc" || FAMILIES.includes(family))
+  .map((family) => client(family === "grpc-web" ? "grpcweb" : family, "2", { reflect: true }));
+const reflectedCases = cases.filter((k) =>
+  [
+    "Echo (unary) with a response header",
+    "GetBook (unary) --emit-defaults",
+    "CreateShelf (unary)",
+    "ImportBooks (client stream)",
+    "EchoStream (server stream)",
+    "EchoChat (bidi)",
+    "ListBooks: INVALID_ARGUMENT with a BadRequest detail",
+  ].includes(k.name),
+);
+assert.equal(reflectedCases.length, 7, "a reflected case was renamed");
+
+/** Every method of the example API and of grpc.health.v1, as buf lists them. */
+const METHODS = [
+  ...[LibraryService, EchoService].flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`)),
+  "grpc.health.v1.Health/Check",
+  "grpc.health.v1.Health/Watch",
+].sort();
+
 describe(`buf curl against ${BASE_URL}`, () => {
   before(async () => {
     workdir = mkdtempSync(join(tmpdir(), "interop-buf-"));
@@ -313,6 +346,37 @@ describe(`buf curl against ${BASE_URL}`, () => {
       });
     }
   });
+
+  for (const c of reflected) {
+    describe(c.name, () => {
+      for (const k of reflectedCases) {
+        if (k.when && !k.when(c)) continue;
+        test(k.name, TIMEOUT, async () => {
+          const r = await k.run(c);
+          k.check(r);
+          assert.ok(expected.has(k.name), "no output by gRPC to compare with");
+          // The tag differs from the reference's only by the suffix the
+          // reflected client adds, which `untag` has already replaced.
+          assert.deepEqual(r, expected.get(k.name), "differs from the output with the image");
+        });
+      }
+
+      test("--list-services and --list-methods", TIMEOUT, async () => {
+        const list = async (flag) => {
+          const r = await buf(["curl", "--protocol", c.protocol, flag, BASE_URL]);
+          assert.equal(r.code, 0, r.stderr);
+          return r.stdout.split("\n").filter(Boolean).sort();
+        };
+        const services = await list("--list-services");
+        for (const s of ["library.v1.LibraryService", "echo.v1.EchoService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]) {
+          assert.ok(services.includes(s), `${s} not in ${services}`);
+        }
+        const methods = await list("--list-methods");
+        const ours = methods.filter((m) => !m.startsWith("grpc.reflection."));
+        assert.deepEqual(ours, METHODS);
+      });
+    });
+  }
 
   for (const c of others) {
     describe(c.name, () => {
