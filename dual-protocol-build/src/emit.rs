@@ -84,7 +84,7 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
         }
         writeln!(out, "]),")?;
     }
-    writeln!(out, "]);")?;
+    writeln!(out, "], OPENAPI);")?;
     writeln!(
         out,
         "{PRIVATE}::inventory::submit! {{ {PRIVATE}::Registration(&DUAL_PROTOCOL) }}"
