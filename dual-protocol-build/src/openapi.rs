@@ -2,9 +2,11 @@
 //! to what `DualProtocolLayer` serves for it.
 //!
 //! Shape decisions (README "OpenAPI" says the same to users):
-//! - Every method has its RPC path (`POST /pkg.Svc/Method`) and one
+//! - Every method has its RPC path (`POST /pkg.Svc/Method`), one
 //!   operation per REST binding whose verb OpenAPI can name (custom verbs
-//!   such as `SEARCH` are listed in the RPC operation's description).
+//!   such as `SEARCH` are listed in the RPC operation's description), and,
+//!   when unary and `NO_SIDE_EFFECTS`, Connect's `GET` on the RPC path
+//!   (which the layer serves, and names in `Allow`).
 //! - A path variable spanning several segments
 //!   (`{name=shelves/*/books/*}`) becomes one parameter per `*`
 //!   (`/v1/shelves/{shelf}/books/{book}`), named after the collection
