@@ -250,12 +250,19 @@ mod tests {
         )]);
         let files = crate::configure().generate(&encoded).unwrap();
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["a.v1.dual.rs", "a.v1.descriptor_set.bin"]);
+        assert_eq!(
+            names,
+            [
+                "a.v1.dual.rs",
+                "a.v1.openapi.json",
+                "a.v1.descriptor_set.bin"
+            ]
+        );
         let table = files[0].1.as_text().unwrap();
         assert!(table.contains("pub const DUAL_PROTOCOL"), "{table}");
         assert!(table.contains("pub const FILE_DESCRIPTOR_SET"), "{table}");
-        let crate::Contents::Binary(set) = &files[1].1 else {
-            panic!("not binary: {:?}", files[1].1)
+        let crate::Contents::Binary(set) = &files[2].1 else {
+            panic!("not binary: {:?}", files[2].1)
         };
         let set = FileDescriptorSet::decode(set.as_slice()).unwrap();
         assert_eq!(set.file.len(), 1);
@@ -265,7 +272,8 @@ mod tests {
             .file_descriptor_set(false)
             .generate(&encoded)
             .unwrap();
-        assert_eq!(files.len(), 1);
+        // The table and the OpenAPI document; no set.
+        assert_eq!(files.len(), 2);
         assert!(
             !files[0]
                 .1

@@ -118,7 +118,7 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
     for message in &package.messages {
         writeln!(out, "    {},", const_of(&message.full_name))?;
     }
-    writeln!(out, "]);")?;
+    writeln!(out, "], OPENAPI);")?;
     writeln!(
         out,
         "{PRIVATE}::inventory::submit! {{ {PRIVATE}::Registration(&DUAL_PROTOCOL) }}"
@@ -188,7 +188,7 @@ mod tests {
             r#"const __DUAL_PROTOCOL_MESSAGE_2: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message::<::dual_protocol::types::Empty>("google.protobuf.Empty", &[]);"#,
             r#"::dual_protocol::__private::no_side_effects(::dual_protocol::__private::method("/a.v1.Svc/Get", ::dual_protocol::MethodKind::Unary, &__DUAL_PROTOCOL_MESSAGE_1, &__DUAL_PROTOCOL_MESSAGE_2, &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ])),"#,
             r#"::dual_protocol::__private::method("/a.v1.Svc/Chat", ::dual_protocol::MethodKind::BidiStreaming, &__DUAL_PROTOCOL_MESSAGE_0, &__DUAL_PROTOCOL_MESSAGE_0, &[]),"#,
-            "], &[\n    __DUAL_PROTOCOL_MESSAGE_0,\n]);",
+            "], &[\n    __DUAL_PROTOCOL_MESSAGE_0,\n], OPENAPI);",
         ];
         for line in expected {
             assert!(out.contains(line), "{line}\nnot in\n{out}");

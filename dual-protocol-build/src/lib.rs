@@ -18,7 +18,8 @@
 //! | --- | --- | --- |
 //! | `{package}.rs` | prost + tonic-prost-build | messages, gRPC server and client |
 //! | `{package}.serde.rs` | this crate | proto3 JSON `Serialize`/`Deserialize` for every message and enum, with run-time options |
-//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON; `FILE_DESCRIPTOR_SET` |
+//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON; `OPENAPI`, the document below; `FILE_DESCRIPTOR_SET` |
+//! | `{package}.openapi.json` | this crate | an OpenAPI 3.1 document of the package: its RPC paths and REST bindings, schemas in proto3 JSON |
 //! | `{package}.descriptor_set.bin` | this crate | the package's encoded `FileDescriptorSet` (its files and all they import, with comments), which `FILE_DESCRIPTOR_SET` includes |
 //!
 //! ## gRPC server reflection
@@ -61,8 +62,10 @@ mod descriptor_set;
 mod emit;
 mod emit_serde;
 mod http_rule;
+mod json;
 mod model;
 mod names;
+mod openapi;
 #[cfg(test)]
 mod test_protos;
 
@@ -226,13 +229,13 @@ impl Builder {
     }
 
     /// Generates only this crate's part (`{package}.dual.rs` and
-    /// `{package}.descriptor_set.bin`) for an encoded `FileDescriptorSet` and
-    /// returns `(file name, contents)` pairs, writing nothing; errors are
-    /// those `compile_*` would report.
+    /// `{package}.openapi.json`, `{package}.descriptor_set.bin`) for an
+    /// encoded `FileDescriptorSet` and returns `(file name, contents)` pairs,
+    /// writing nothing; errors are those `compile_*` would report.
     pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, Contents)>> {
         let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
         let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
-        let mut tables: Vec<(String, String)> = tables(&fds, &rules)?.collect();
+        let mut tables = tables(&fds, encoded, &rules)?;
         let sets = self.descriptor_sets(encoded, &mut tables)?;
         Ok(tables
             .into_iter()
@@ -254,12 +257,12 @@ impl Builder {
         if !self.file_descriptor_set {
             return Ok(Vec::new());
         }
-        let packages: Vec<String> = tables
-            .iter()
-            .map(|(name, _)| name.trim_end_matches(".dual.rs").to_owned())
-            .collect();
-        for ((_, code), package) in tables.iter_mut().zip(&packages) {
-            descriptor_set::rust_const(package, code);
+        let mut packages = Vec::new();
+        for (name, code) in tables.iter_mut() {
+            if let Some(package) = name.strip_suffix(".dual.rs") {
+                descriptor_set::rust_const(package, code);
+                packages.push(package.to_owned());
+            }
         }
         descriptor_set::split(encoded, packages.iter().map(String::as_str))
             .map_err(io::Error::other)
@@ -277,11 +280,12 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
         };
-        let mut tables: Vec<(String, String)> = tables(&fds, rules)?.collect();
+        let mut tables = tables(&fds, encoded, rules)?;
         let sets = self.descriptor_sets(encoded, &mut tables)?;
         let prefixes: Vec<String> = tables
             .iter()
-            .map(|(name, _)| format!(".{}", name.trim_end_matches(".dual.rs")))
+            .filter_map(|(name, _)| name.strip_suffix(".dual.rs"))
+            .map(|package| format!(".{package}"))
             .collect();
 
         let mut prost = prost_build::Config::new();
@@ -324,16 +328,37 @@ impl Builder {
     }
 }
 
-/// The `{package}.dual.rs` files: (file name, contents).
+/// The `{package}.dual.rs` and `{package}.openapi.json` files: (file
+/// name, contents).
 fn tables(
     fds: &FileDescriptorSet,
+    encoded: &[u8],
     rules: &http_rule::HttpRules,
-) -> io::Result<impl Iterator<Item = (String, String)>> {
+) -> io::Result<Vec<(String, String)>> {
     let mut packages = model::packages(fds).map_err(io::Error::other)?;
     model::attach_http(&mut packages, rules, fds).map_err(io::Error::other)?;
-    Ok(packages.into_iter().map(|package| {
+    let pool = prost_reflect::DescriptorPool::decode(encoded).map_err(io::Error::other)?;
+    let mut files = Vec::with_capacity(2 * packages.len());
+    for package in packages {
+        let document = openapi::document(&pool, rules, &package.name);
         let mut code = String::new();
         emit::package(&package, &mut code);
-        (format!("{}.dual.rs", package.name), code)
-    }))
+        code.push_str(&openapi_const(&document));
+        files.push((format!("{}.dual.rs", package.name), code));
+        files.push((format!("{}.openapi.json", package.name), document));
+    }
+    Ok(files)
+}
+
+/// `OPENAPI`, the document as a raw string literal, which `DUAL_PROTOCOL`
+/// names.
+fn openapi_const(document: &str) -> String {
+    let mut hashes = String::from("#");
+    while document.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!(
+        "/// The OpenAPI 3.1 document of this package (`PackageDescriptor::openapi`).\n\
+         pub const OPENAPI: &str = r{hashes}\"{document}\"{hashes};\n"
+    )
 }
