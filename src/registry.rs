@@ -205,12 +205,23 @@ impl fmt::Debug for MessageDescriptor {
 /// [`DualProtocolLayer::new`](crate::DualProtocolLayer::new) finds every
 /// package linked into the binary by itself; pass one to
 /// [`Builder::package`](crate::layer::Builder::package) to register it explicitly.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct PackageDescriptor {
     pub(crate) name: &'static str,
     pub(crate) services: &'static [ServiceDescriptor],
     pub(crate) messages: &'static [MessageDescriptor],
     pub(crate) openapi: &'static str,
+}
+
+impl fmt::Debug for PackageDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the OpenAPI document: tens of kilobytes in every log line.
+        f.debug_struct("PackageDescriptor")
+            .field("name", &self.name)
+            .field("services", &self.services)
+            .field("messages", &self.messages.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PackageDescriptor {
