@@ -7,7 +7,7 @@
 
 mod common;
 
-use dual_protocol::{Config, Protocol, Protocols};
+use dual_protocol::{Config, OpenApiConfig, Protocol, Protocols};
 
 const DEFAULT_CONFIG: &str = include_str!("server.toml");
 
@@ -53,7 +53,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     config.cors_layer()?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     let addr = listener.local_addr()?;
-    print_usage(addr, config.server.protocols(), token.as_deref());
+    print_usage(
+        addr,
+        config.server.protocols(),
+        token.as_deref(),
+        &config.openapi,
+    );
     if !config.cors.allow_origins.is_empty() {
         println!();
         println!(
@@ -64,7 +69,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     common::serve(listener, &config, token).await
 }
 
-fn print_usage(addr: std::net::SocketAddr, protocols: Protocols, token: Option<&str>) {
+fn print_usage(
+    addr: std::net::SocketAddr,
+    protocols: Protocols,
+    token: Option<&str>,
+    openapi: &OpenApiConfig,
+) {
     let served = protocols
         .iter()
         .map(|p| match p {
@@ -80,6 +90,13 @@ fn print_usage(addr: std::net::SocketAddr, protocols: Protocols, token: Option<&
         .map(|t| format!(" -H 'authorization: Bearer {t}'"))
         .unwrap_or_default();
     println!("dual-protocol example server on {addr}: {served}, HTTP/1.1 and h2c on one port");
+    if let Some(path) = &openapi.path {
+        println!();
+        println!("OpenAPI document: http://{addr}{path}");
+        if let Some(docs) = &openapi.docs {
+            println!("API docs page:    http://{addr}{docs}");
+        }
+    }
     println!();
     println!("HTTP/JSON:");
     println!(

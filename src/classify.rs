@@ -24,6 +24,11 @@ pub(crate) enum Decision<'a> {
     Reject(Rejection, Dialect),
     /// `OPTIONS` on a path the layer serves: 204 with `Allow`.
     Options(Vec<Method>),
+    /// `GET` (or `HEAD`) of the OpenAPI document or the docs page.
+    Page {
+        page: &'a crate::openapi::Page,
+        head: bool,
+    },
     /// A call of a method the layer serves, transcoded.
     Transcode(Plan<'a>),
 }
@@ -272,6 +277,24 @@ pub(crate) fn classify<'a, B: http_body::Body>(
     let protocols = shared.protocols;
     let registry = &shared.registry;
     let json = Dialect::Json;
+    // The layer's own pages, whatever the protocol settings (their paths
+    // are checked not to be the API's when the layer is built).
+    if let Some(pages) = &shared.openapi
+        && let Some(page) = pages.get(request.uri().path())
+    {
+        let verb = request.method();
+        return match *verb {
+            Method::GET | Method::HEAD => Decision::Page {
+                page,
+                head: verb == Method::HEAD,
+            },
+            Method::OPTIONS => Decision::Options(vec![Method::GET, Method::HEAD, Method::OPTIONS]),
+            _ => {
+                let allow = vec![Method::GET, Method::HEAD];
+                Decision::Reject(Rejection::MethodNotAllowed(verb.clone(), allow), json)
+            }
+        };
+    }
     let incoming = incoming(request, |path| registry.method(path).is_some());
     let dialect = match incoming {
         Incoming::Grpc if protocols.contains(Protocol::Grpc) => {

@@ -21,6 +21,10 @@
 //! max_age_secs = 7200
 //! allow_headers = ["x-tenant"]              # beside the defaults
 //! expose_headers = ["x-request-id"]         # beside the defaults
+//!
+//! [openapi]                # off unless path is set
+//! path = "/openapi.json"   # the OpenAPI 3.1 document of the services served
+//! docs = "/docs"           # a page that renders it (needs path)
 //! ```
 
 use std::net::SocketAddr;
@@ -192,6 +196,22 @@ pub struct Config {
     /// The `[cors]` table.
     #[serde(default)]
     pub cors: CorsConfig,
+    /// The `[openapi]` table.
+    #[serde(default)]
+    pub openapi: OpenApiConfig,
+}
+
+/// The `[openapi]` table: the OpenAPI document and docs page the layer
+/// serves (see [`Builder::openapi`](crate::Builder::openapi)); off while
+/// `path` is unset.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct OpenApiConfig {
+    /// `path`: where the OpenAPI 3.1 document is served, e.g. `/openapi.json`.
+    pub path: Option<String>,
+    /// `docs`: where the docs page is served, e.g. `/docs` (needs `path`).
+    pub docs: Option<String>,
 }
 
 /// The `[server]` table.
@@ -300,6 +320,11 @@ impl Config {
             ));
         }
         self.cors.parse()?;
+        if self.openapi.docs.is_some() && self.openapi.path.is_none() {
+            return Err(Error::new(
+                "openapi.docs: needs openapi.path (the page shows the document)",
+            ));
+        }
         if self.server.max_request_bytes == 0 {
             return Err(Error::new(
                 "server.max_request_bytes: must be greater than 0",

@@ -47,7 +47,14 @@ impl DualProtocolLayer {
 
     /// A layer with the settings of `config`.
     pub fn from_config(config: &Config) -> Result<Self, Error> {
-        Builder::new()
+        let mut builder = Builder::new();
+        if let Some(path) = &config.openapi.path {
+            builder = builder.openapi(path);
+        }
+        if let Some(path) = &config.openapi.docs {
+            builder = builder.openapi_docs(path);
+        }
+        builder
             .protocols(config.server.protocols())
             .max_request_bytes(config.server.max_request_bytes)
             .max_message_bytes(config.server.max_message_bytes)
@@ -95,6 +102,8 @@ pub struct Builder {
     sse_keep_alive: Option<Duration>,
     json: JsonOptions,
     websocket_origins: crate::shared::Origins,
+    openapi: Option<String>,
+    openapi_docs: Option<String>,
 }
 
 impl Builder {
@@ -109,6 +118,8 @@ impl Builder {
             sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
             json: JsonOptions::default(),
             websocket_origins: crate::shared::Origins::Same,
+            openapi: None,
+            openapi_docs: None,
         }
     }
 
@@ -220,6 +231,29 @@ impl Builder {
         self
     }
 
+    /// Serves the OpenAPI 3.1 document of the services this layer serves at
+    /// `path` (e.g. `/openapi.json`), answered by the layer without calling
+    /// the inner service. It merges the documents `dual-protocol-build`
+    /// generated for each package (see
+    /// [`PackageDescriptor::openapi`]), keeps the services
+    /// [`services`](Self::services) leaves in, and is rewritten for the
+    /// [`json_options`](Self::json_options). Off by default. A path that is
+    /// not absolute or that the API itself serves is an error of
+    /// [`build`](Self::build).
+    pub fn openapi(mut self, path: impl Into<String>) -> Self {
+        self.openapi = Some(path.into());
+        self
+    }
+
+    /// Serves a docs page at `path` (e.g. `/docs`): a self-contained page
+    /// (no CDN, nothing fetched but the document) that lists every
+    /// operation with its parameters, request and response schemas, and
+    /// can send requests. Needs [`openapi`](Self::openapi).
+    pub fn openapi_docs(mut self, path: impl Into<String>) -> Self {
+        self.openapi_docs = Some(path.into());
+        self
+    }
+
     /// Checks the options and builds the layer.
     pub fn build(self) -> Result<DualProtocolLayer, Error> {
         if self.max_request_bytes == 0 {
@@ -258,6 +292,17 @@ impl Builder {
                     .is_none_or(|only| only.iter().any(|n| n == service))
             })?;
         }
+        let openapi = match (self.openapi, self.openapi_docs) {
+            (Some(path), docs) => Some(crate::openapi::Pages::new(
+                path, docs, &packages, &registry, self.json,
+            )?),
+            (None, Some(_)) => {
+                return Err(Error::new(
+                    "openapi_docs needs openapi: the page shows the document",
+                ));
+            }
+            (None, None) => None,
+        };
         Ok(DualProtocolLayer {
             shared: Arc::new(Shared {
                 registry,
@@ -271,6 +316,7 @@ impl Builder {
                     options: self.json,
                     types: Arc::new(types),
                 },
+                openapi,
             }),
         })
     }

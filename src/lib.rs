@@ -87,6 +87,7 @@
 //! | `/{known service}/{unknown method}` | 404, code 5 |
 //! | JSON to `/{other.Service}/{Method}` (no table, e.g. gRPC health) | 415, code 12, without calling the inner service |
 //! | a path and verb of a `google.api.http` rule | the REST call, answered as JSON |
+//! | `GET` on the [`openapi`](Builder::openapi) or [`openapi_docs`](Builder::openapi_docs) path, when set | the OpenAPI 3.1 document of the services served, or a docs page that renders it |
 //! | anything else | passed through; a gRPC error answer becomes a JSON error |
 //!
 //! Errors are the proto3 JSON of `google.rpc.Status`:
@@ -125,6 +126,7 @@ mod error;
 mod future;
 mod layer;
 mod metadata;
+mod openapi;
 mod registry;
 mod rest;
 mod service;
@@ -147,7 +149,7 @@ pub use __private::json::JsonOptions;
 pub use body::DualBody;
 pub use config::{
     Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_SSE_KEEP_ALIVE, Protocol, Protocols, ServerConfig, ServerType,
+    DEFAULT_SSE_KEEP_ALIVE, OpenApiConfig, Protocol, Protocols, ServerConfig, ServerType,
 };
 pub use error::Error;
 pub use future::ResponseFuture;

@@ -69,11 +69,13 @@ pub const fn package(
     name: &'static str,
     services: &'static [ServiceDescriptor],
     messages: &'static [MessageDescriptor],
+    openapi: &'static str,
 ) -> PackageDescriptor {
     PackageDescriptor {
         name,
         services,
         messages,
+        openapi,
     }
 }
 

@@ -210,6 +210,7 @@ pub struct PackageDescriptor {
     pub(crate) name: &'static str,
     pub(crate) services: &'static [ServiceDescriptor],
     pub(crate) messages: &'static [MessageDescriptor],
+    pub(crate) openapi: &'static str,
 }
 
 impl PackageDescriptor {
@@ -226,6 +227,14 @@ impl PackageDescriptor {
     /// The messages of the package, nested ones included.
     pub fn messages(&self) -> &'static [MessageDescriptor] {
         self.messages
+    }
+
+    /// The package's OpenAPI 3.1 document (JSON), as generated: every
+    /// method's RPC path and REST bindings, schemas for the default JSON
+    /// options. [`Builder::openapi`](crate::layer::Builder::openapi) serves
+    /// the merged document of the services a layer serves.
+    pub fn openapi(&self) -> &'static str {
+        self.openapi
     }
 }
 

@@ -97,6 +97,8 @@ where
                 ResponseFuture::ready(rejection.into_response(dialect, shared.json))
             }
             Decision::Options(allow) => ResponseFuture::ready(options_response(&allow)),
+            // The OpenAPI document or the docs page, fixed when the layer was built.
+            Decision::Page { page, head } => ResponseFuture::ready(page.response(head)),
             Decision::Transcode(plan) => {
                 let dialect = plan.respond.dialect();
                 match self.transcode(request, plan, &shared) {

@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) context: crate::registry::JsonContext,
     /// Origins other than the server's own that may open WebSockets.
     pub(crate) websocket_origins: Origins,
+    /// The OpenAPI document and docs page, when served.
+    pub(crate) openapi: Option<crate::openapi::Pages>,
 }
 
 /// Which browser origins may open a WebSocket: the server's own always

@@ -118,7 +118,7 @@ fn write_package(package: &Package, out: &mut String) -> std::fmt::Result {
     for message in &package.messages {
         writeln!(out, "    {},", const_of(&message.full_name))?;
     }
-    writeln!(out, "]);")?;
+    writeln!(out, "], OPENAPI);")?;
     writeln!(
         out,
         "{PRIVATE}::inventory::submit! {{ {PRIVATE}::Registration(&DUAL_PROTOCOL) }}"

@@ -21,7 +21,7 @@ use prost_reflect::{
 /// what a template means.
 #[allow(dead_code)]
 #[path = "../../src/rest/template.rs"]
-mod template;
+pub(crate) mod template;
 
 use template::Template;
 

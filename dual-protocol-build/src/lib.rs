@@ -12,13 +12,14 @@
 //!
 //! and bring the generated code in with `dual_protocol::include_proto!("library.v1")`.
 //!
-//! For every proto package it writes three files to `OUT_DIR`:
+//! For every proto package it writes four files to `OUT_DIR`:
 //!
 //! | file | made by | what it holds |
 //! | --- | --- | --- |
 //! | `{package}.rs` | prost + tonic-prost-build | messages, gRPC server and client |
 //! | `{package}.serde.rs` | this crate | proto3 JSON `Serialize`/`Deserialize` for every message and enum, with run-time options |
-//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON |
+//! | `{package}.dual.rs` | this crate | `DUAL_PROTOCOL`: the table of methods and messages `DualProtocolLayer` serves as JSON, and `OPENAPI`, the document below |
+//! | `{package}.openapi.json` | this crate | an OpenAPI 3.1 document of the package: its RPC paths and REST bindings, schemas in proto3 JSON |
 //!
 //! Protos are compiled with [`protox`], so no `protoc` is needed. Well-known
 //! types (`google.protobuf.*`) come from `dual_protocol::types`, so your
@@ -33,8 +34,10 @@
 mod emit;
 mod emit_serde;
 mod http_rule;
+mod json;
 mod model;
 mod names;
+mod openapi;
 #[cfg(test)]
 mod test_protos;
 
@@ -153,13 +156,14 @@ impl Builder {
         self.compile(fds, &encoded, &http_rule::HttpRules::default())
     }
 
-    /// Generates only this crate's part (`{package}.dual.rs`) for an encoded
-    /// `FileDescriptorSet` and returns `(file name, contents)` pairs, writing
-    /// nothing; errors are those `compile_*` would report.
+    /// Generates only this crate's part (`{package}.dual.rs` and
+    /// `{package}.openapi.json`) for an encoded `FileDescriptorSet` and
+    /// returns `(file name, contents)` pairs, writing nothing; errors are
+    /// those `compile_*` would report.
     pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, String)>> {
         let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
         let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
-        Ok(tables(&fds, &rules)?.collect())
+        tables(&fds, encoded, &rules)
     }
 
     fn compile(
@@ -174,10 +178,11 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
         };
-        let tables: Vec<(String, String)> = tables(&fds, rules)?.collect();
+        let tables = tables(&fds, encoded, rules)?;
         let prefixes: Vec<String> = tables
             .iter()
-            .map(|(name, _)| format!(".{}", name.trim_end_matches(".dual.rs")))
+            .filter_map(|(name, _)| name.strip_suffix(".dual.rs"))
+            .map(|package| format!(".{package}"))
             .collect();
 
         let mut prost = prost_build::Config::new();
@@ -217,16 +222,37 @@ impl Builder {
     }
 }
 
-/// The `{package}.dual.rs` files: (file name, contents).
+/// The `{package}.dual.rs` and `{package}.openapi.json` files: (file
+/// name, contents).
 fn tables(
     fds: &FileDescriptorSet,
+    encoded: &[u8],
     rules: &http_rule::HttpRules,
-) -> io::Result<impl Iterator<Item = (String, String)>> {
+) -> io::Result<Vec<(String, String)>> {
     let mut packages = model::packages(fds).map_err(io::Error::other)?;
     model::attach_http(&mut packages, rules, fds).map_err(io::Error::other)?;
-    Ok(packages.into_iter().map(|package| {
+    let pool = prost_reflect::DescriptorPool::decode(encoded).map_err(io::Error::other)?;
+    let mut files = Vec::with_capacity(2 * packages.len());
+    for package in packages {
+        let document = openapi::document(&pool, rules, &package.name);
         let mut code = String::new();
         emit::package(&package, &mut code);
-        (format!("{}.dual.rs", package.name), code)
-    }))
+        code.push_str(&openapi_const(&document));
+        files.push((format!("{}.dual.rs", package.name), code));
+        files.push((format!("{}.openapi.json", package.name), document));
+    }
+    Ok(files)
+}
+
+/// `OPENAPI`, the document as a raw string literal, which `DUAL_PROTOCOL`
+/// names.
+fn openapi_const(document: &str) -> String {
+    let mut hashes = String::from("#");
+    while document.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!(
+        "/// The OpenAPI 3.1 document of this package (`PackageDescriptor::openapi`).\n\
+         pub const OPENAPI: &str = r{hashes}\"{document}\"{hashes};\n"
+    )
 }

@@ -31,7 +31,7 @@ pub(crate) fn compile(files: &[(&str, &str)]) -> Vec<u8> {
     resolver.add(protox::file::GoogleFileResolver::new());
     resolver.add(InMemory(sources));
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
-    compiler.include_imports(true);
+    compiler.include_imports(true).include_source_info(true);
     compiler
         .open_files(files.iter().map(|(n, _)| *n))
         .expect("test protos compile");

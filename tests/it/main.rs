@@ -8,6 +8,7 @@ mod compose;
 mod connect;
 mod cors;
 mod example;
+mod openapi;
 mod regressions;
 mod rest;
 mod streaming;
