@@ -541,6 +541,25 @@ impl<'a> Generator<'a> {
             }
             Body::Json(schema) if streams_out => {
                 self.want(STREAM_ERROR);
+                // One server-sent event, as tools read them (OpenAPI 3.2's
+                // model, which 3.1 tools such as schemathesis follow): an
+                // object with the event's `event` and `data`, the data JSON.
+                let events = Json::obj()
+                    .with(
+                        "oneOf",
+                        vec![
+                            sse_event("message", schema.clone()),
+                            sse_event(
+                                "error",
+                                Json::obj().with("$ref", format!("{SCHEMAS}{STATUS}")),
+                            ),
+                        ],
+                    )
+                    .with(
+                        "description",
+                        "Server-sent events: `data: <message JSON>` per message; \
+                         `event: error` and `data: <Status JSON>` on failure.",
+                    );
                 let line = Json::obj().with(
                     "anyOf",
                     vec![
@@ -562,18 +581,7 @@ impl<'a> Generator<'a> {
                         "content",
                         Json::obj()
                             .with(NDJSON, Json::obj().with("schema", line))
-                            .with(
-                                EVENT_STREAM,
-                                Json::obj().with(
-                                    "schema",
-                                    Json::obj().with("type", "string").with(
-                                        "description",
-                                        "Server-sent events: `data: <message JSON>` per \
-                                         message; `event: error` and `data: <Status JSON>` \
-                                         on failure.",
-                                    ),
-                                ),
-                            ),
+                            .with(EVENT_STREAM, Json::obj().with("schema", events)),
                     )
             }
             Body::Json(schema) => Json::obj()
@@ -1383,6 +1391,26 @@ fn error_responses() -> Json {
                             Json::obj().with("$ref", format!("{SCHEMAS}{CONNECT_ERROR}")),
                         ),
                     ),
+                ),
+        )
+}
+
+/// One server-sent event named `event` whose `data` is JSON fitting
+/// `data`.
+fn sse_event(event: &str, data: Json) -> Json {
+    Json::obj()
+        .with("type", "object")
+        .with("required", vec!["data".into()])
+        .with(
+            "properties",
+            Json::obj()
+                .with("event", Json::obj().with("const", event))
+                .with(
+                    "data",
+                    Json::obj()
+                        .with("type", "string")
+                        .with("contentMediaType", JSON)
+                        .with("contentSchema", data),
                 ),
         )
 }

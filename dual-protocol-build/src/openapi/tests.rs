@@ -276,7 +276,22 @@ fn streaming_and_raw_bodies() {
         ndjson[1]["$ref"],
         "#/components/schemas/dual_protocol.StreamError"
     );
-    assert!(watch["content"]["text/event-stream"].is_object());
+    // Each event as tools read one: `event` and `data`, the data JSON.
+    let events = &watch["content"]["text/event-stream"]["schema"]["oneOf"];
+    assert_eq!(events[0]["properties"]["event"]["const"], "message");
+    assert_eq!(
+        events[0]["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/library.v1.BookEvent"
+    );
+    assert_eq!(
+        events[0]["properties"]["data"]["contentMediaType"],
+        "application/json"
+    );
+    assert_eq!(events[1]["properties"]["event"]["const"], "error");
+    assert_eq!(
+        events[1]["properties"]["data"]["contentSchema"]["$ref"],
+        "#/components/schemas/google.rpc.Status"
+    );
     assert!(
         watch["description"]
             .as_str()
