@@ -45,21 +45,41 @@ const browser = spawn(
   ],
   // fd 3: what chromium reads; fd 4: what it writes. Its own noise (dbus
   // and GPU warnings) goes to our stderr only when asked.
-  { stdio: ["ignore", "ignore", process.env.CHROMIUM_LOG ? "inherit" : "ignore", "pipe", "pipe"] },
+  // `detached`: chromium leads its own process group, so one signal ends
+  // it and every helper process it started (renderer, GPU, utility).
+  {
+    detached: true,
+    stdio: ["ignore", "ignore", process.env.CHROMIUM_LOG ? "inherit" : "ignore", "pipe", "pipe"],
+  },
 );
+
+function killBrowser() {
+  try {
+    process.kill(-browser.pid, "SIGKILL");
+  } catch {
+    browser.kill("SIGKILL");
+  }
+}
 
 let exitCode;
 function finish(code, lines) {
   if (exitCode !== undefined) return;
   exitCode = code;
   for (const line of lines) console.log(line);
-  browser.kill("SIGKILL");
+  killBrowser();
   // The profile is removed once chromium has gone (it writes there until
   // then); if it never goes, we leave without waiting.
   setTimeout(() => process.exit(code), 5_000).unref();
 }
+// The profile is scratch space: failing to remove it (a helper process
+// still writing as it dies) is reported but never changes the exit code,
+// which says only what the page did.
 function cleanUp() {
-  rmSync(profile, { recursive: true, force: true });
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  } catch (e) {
+    console.error(`could not remove ${profile}: ${e.message}`);
+  }
 }
 browser.on("error", (e) => {
   console.error(`cannot start ${chromium}: ${e.message}`);
