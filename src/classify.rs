@@ -480,7 +480,10 @@ fn rpc_plan<'a, B: http_body::Body>(
             )
         }
         _ if verb != Method::POST => {
-            return Err(Rejection::MethodNotAllowed(verb.clone(), allowed(method)));
+            return Err(Rejection::MethodNotAllowed(
+                verb.clone(),
+                allowed(method, shared),
+            ));
         }
         Incoming::ConnectUnary(codec) => {
             if !unary {
@@ -539,12 +542,18 @@ fn rpc_plan<'a, B: http_body::Body>(
 }
 
 /// The verbs an RPC path takes.
-fn allowed(method: &MethodDescriptor) -> Vec<Method> {
-    if method.no_side_effects {
+fn allowed(method: &MethodDescriptor, shared: &Shared) -> Vec<Method> {
+    if takes_get(method, shared) {
         vec![Method::POST, Method::GET]
     } else {
         vec![Method::POST]
     }
+}
+
+/// Whether a method is served by Connect GET (it has no side effects and
+/// the layer serves Connect).
+fn takes_get(method: &MethodDescriptor, shared: &Shared) -> bool {
+    method.no_side_effects && shared.protocols.contains(Protocol::Connect)
 }
 
 /// The query of a Connect GET: `message`, `encoding`, `base64`,
@@ -620,14 +629,26 @@ fn classify_http<'a, B: http_body::Body>(request: &Request<B>, shared: &'a Share
     let mut head = false;
     let target = if let Some(method) = registry.method(path) {
         if verb == Method::OPTIONS {
-            let mut allow = allowed(method);
+            let mut allow = allowed(method, shared);
             allow.push(Method::OPTIONS);
             return Decision::Options(allow);
         }
         if is_websocket(request) || verb == Method::POST {
             Ok((method, None))
+        } else if (verb == Method::GET || verb == Method::HEAD) && takes_get(method, shared) {
+            // A Connect GET without its query: say what it lacks rather
+            // than "use POST or GET".
+            Err(Rejection::BadConnectGet(
+                "a GET of an RPC path is a Connect GET: its query needs `encoding=json` or \
+                 `encoding=proto` and `message=` (and `connect=v1`; `base64=1`, \
+                 `compression=gzip` as needed); other calls take POST"
+                    .to_owned(),
+            ))
         } else {
-            Err(Rejection::MethodNotAllowed(verb.clone(), allowed(method)))
+            Err(Rejection::MethodNotAllowed(
+                verb.clone(),
+                allowed(method, shared),
+            ))
         }
     } else {
         // HEAD is GET without the body (RFC 9110, 9.3.2).

@@ -231,6 +231,21 @@ async fn connect_get_for_methods_without_side_effects() {
         assert_eq!(answer.headers["allow"], "POST");
         assert_eq!(answer.json()["code"], "unimplemented");
 
+        // A plain GET of a method that takes GET: what the query lacks.
+        let answer = send(
+            version,
+            Request::get(format!("http://{addr}{ECHO}"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{answer:?}");
+        let text = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            text.contains("Connect GET") && text.contains("encoding=json"),
+            "{text}"
+        );
+
         // A query that is not a request.
         let uri = format!("http://{addr}{ECHO}?connect=v1&encoding=xml&message=x");
         let answer = send(version, Request::get(uri).body(Full::default()).unwrap()).await;
