@@ -2,6 +2,7 @@
 //! original body untouched, bytes the layer produced, or one of the
 //! transcoding adapters.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,8 +10,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::status::{Code, Status};
 use crate::transcode::request::RequestStream;
-use crate::transcode::response::ResponseStream;
+use crate::transcode::response::{PANICKED_STREAMING, ResponseStream};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,6 +32,9 @@ pin_project! {
     #[derive(Debug)]
     enum Kind<B> {
         Inner { #[pin] body: B },
+        // A gRPC answer passed through: as `Inner`, but a panic while it is
+        // made ends it with INTERNAL trailers.
+        Grpc { #[pin] body: B },
         Full { data: Option<Bytes> },
         Request { #[pin] stream: RequestStream<B> },
         Response { stream: ResponseStream<B> },
@@ -62,6 +67,13 @@ impl<B> DualBody<B> {
 }
 
 impl<B> DualBody<B> {
+    /// A gRPC answer passed through unchanged.
+    pub(crate) fn grpc(body: B) -> Self {
+        Self {
+            kind: Kind::Grpc { body },
+        }
+    }
+
     pub(crate) fn request(stream: RequestStream<B>) -> Self {
         Self {
             kind: Kind::Request { stream },
@@ -100,17 +112,33 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.project().kind.project() {
-            KindProj::Inner { body } => body.poll_frame(cx).map_err(Into::into),
+        let mut kind = self.project().kind;
+        // A panic while making the body (a handler's stream) ends this body
+        // with an error (hyper resets this one stream, or closes an
+        // HTTP/1.1 connection), not the connection's task with every other
+        // call multiplexed on it. The body is not polled again.
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| match kind.as_mut().project() {
+            KindProj::Inner { body } | KindProj::Grpc { body } => {
+                body.poll_frame(cx).map_err(Into::into)
+            }
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             KindProj::Request { stream } => stream.poll_frame(cx),
             KindProj::Response { stream } => stream.poll_body(cx),
-        }
+        }));
+        polled.unwrap_or_else(|_| {
+            let grpc = matches!(*kind, Kind::Grpc { .. });
+            kind.set(Kind::Full { data: None });
+            if grpc {
+                let status = Status::new(Code::Internal, PANICKED_STREAMING);
+                return Poll::Ready(Some(Ok(Frame::trailers(status.to_trailers()))));
+            }
+            Poll::Ready(Some(Err(PANICKED_STREAMING.into())))
+        })
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Inner { body } | Kind::Grpc { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
             Kind::Request { .. } => false,
             Kind::Response { stream } => stream.is_end_stream(),
@@ -119,7 +147,7 @@ where
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Inner { body } => body.size_hint(),
+            Kind::Inner { body } | Kind::Grpc { body } => body.size_hint(),
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -12,6 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::__private::json::JsonOptions;
 use crate::body::DualBody;
+use crate::classify::Dialect;
 use crate::registry::split_path;
 use crate::status::{Code, Status};
 use crate::transcode::response::{Answer, Opening, Start};
@@ -23,7 +25,17 @@ pin_project! {
     pub struct ResponseFuture<F, ResBody> {
         #[pin]
         kind: Kind<F, ResBody>,
+        // How a panic of the inner service is answered.
+        on_panic: OnPanic,
     }
+}
+
+/// The client's protocol, for the answer to a panic of the inner service:
+/// INTERNAL as a gRPC status, or in the dialect of a transcoded call.
+#[derive(Debug, Clone, Copy)]
+enum OnPanic {
+    Grpc,
+    Rpc(Dialect, JsonOptions),
 }
 
 pin_project! {
@@ -53,6 +65,7 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
     pub(crate) fn passthrough(future: F) -> Self {
         Self {
             kind: Kind::Passthrough { future },
+            on_panic: OnPanic::Grpc,
         }
     }
 
@@ -69,15 +82,18 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
                 uri,
                 options,
             },
+            on_panic: OnPanic::Rpc(Dialect::Json, options),
         }
     }
 
     pub(crate) fn call(future: F, answer: Answer) -> Self {
+        let on_panic = OnPanic::Rpc(answer.respond.dialect(), answer.renderer.cx.options);
         Self {
             kind: Kind::Call {
                 future,
                 answer: Some(answer),
             },
+            on_panic,
         }
     }
 
@@ -86,6 +102,7 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
             kind: Kind::Ready {
                 response: Some(response),
             },
+            on_panic: OnPanic::Grpc,
         }
     }
 }
@@ -99,11 +116,61 @@ where
     type Output = Result<Response<DualBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut kind = self.project().kind;
+        let this = self.project();
+        let mut kind = this.kind;
+        // A panic of the inner service (a handler, an interceptor) answers
+        // this call with INTERNAL in the client's protocol; the connection
+        // and the calls beside it go on. The panicked future is dropped.
+        match panic::catch_unwind(AssertUnwindSafe(|| poll_kind(kind.as_mut(), cx))) {
+            Ok(polled) => polled,
+            Err(_) => {
+                kind.set(Kind::Ready { response: None });
+                Poll::Ready(Ok(panicked(*this.on_panic)))
+            }
+        }
+    }
+}
+
+/// The answer to a call whose inner service panicked.
+fn panicked<B>(on_panic: OnPanic) -> Response<DualBody<B>> {
+    let status = Status::new(
+        Code::Internal,
+        "the service panicked while answering this call",
+    );
+    match on_panic {
+        OnPanic::Grpc => {
+            let mut response = Response::new(DualBody::empty());
+            *response.headers_mut() = status.to_trailers();
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/grpc"),
+            );
+            response
+        }
+        OnPanic::Rpc(dialect, options) => status.to_rpc_response(
+            dialect,
+            Code::Internal.http_status(),
+            http::HeaderMap::new(),
+            &http::HeaderMap::new(),
+            options,
+        ),
+    }
+}
+
+fn poll_kind<F, ResBody, E>(
+    mut kind: Pin<&mut Kind<F, ResBody>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<DualBody<ResBody>>, E>>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
+{
+    {
         loop {
             let opening = match kind.as_mut().project() {
                 KindProj::Passthrough { future } => {
-                    return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(DualBody::new)));
+                    return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(DualBody::grpc)));
                 }
                 KindProj::Watch {
                     future,

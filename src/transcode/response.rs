@@ -603,6 +603,9 @@ impl<B> ResponseStream<B> {
     }
 }
 
+/// The status of a call whose service panicked while streaming its answer.
+pub(crate) const PANICKED_STREAMING: &str = "the service panicked while streaming its answer";
+
 impl<B> ResponseStream<B>
 where
     B: Body<Data = Bytes>,
@@ -640,7 +643,17 @@ where
             let Some(body) = self.body.as_mut() else {
                 return self.end(Status::new(Code::Ok, ""), HeaderMap::new());
             };
-            match body.as_mut().poll_frame(cx) {
+            // A panic making the answer (a handler's stream) ends the call
+            // with INTERNAL in the client's protocol, after what was sent.
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                body.as_mut().poll_frame(cx)
+            }));
+            let Ok(polled) = polled else {
+                self.body = None;
+                let status = Status::new(Code::Internal, PANICKED_STREAMING);
+                return self.end(status, HeaderMap::new());
+            };
+            match polled {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => self.decoder.push(data),
                     Err(frame) => {

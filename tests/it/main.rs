@@ -9,6 +9,7 @@ mod connect;
 mod cors;
 mod example;
 mod openapi;
+mod panics;
 mod reflection;
 mod regressions;
 mod rest;
