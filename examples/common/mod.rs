@@ -17,6 +17,8 @@ use tonic::metadata::{Ascii, MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+pub mod serve;
+
 /// `google.api.HttpBody`, which the library's cover methods use.
 pub mod google {
     pub mod api {
@@ -54,22 +56,53 @@ pub fn routes(token: Option<String>) -> tonic::service::Routes {
     .add_service(EchoServiceServer::with_interceptor(Echo, auth))
 }
 
-/// Serves the example on `listener` until the process ends: one port,
-/// gRPC and HTTP/JSON, HTTP/1.1 and h2c.
-///
-/// This runs on `axum::serve` (hyper-util's auto builder: HTTP/1.1 and h2c
-/// on one port, with HTTP upgrades) rather than
-/// `tonic::transport::Server`, which serves connections without upgrades,
-/// so a WebSocket (or any `Upgrade`) route added beside the services could
-/// never work there. One difference to know: tonic's `Server` applies a
-/// gRPC client's `grpc-timeout` itself, `axum::serve` does not. The layer
-/// applies the deadline of transcoded (JSON) calls on its own; a native
-/// gRPC call's deadline is the client's to enforce (tonic's client does),
-/// and when it gives up the call is cancelled and its handler dropped.
+/// Serves the example on `listener` until Ctrl-C (then lets the calls in
+/// flight finish): one port, gRPC and HTTP/JSON, HTTP/1.1 and h2c.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: &dual_protocol::Config,
     token: Option<String>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            println!("shutting down: finishing the calls in flight");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    serve_until(listener, config, token, ctrl_c).await
+}
+
+/// Serves the example on `listener` until `shutdown` completes, then lets
+/// the calls in flight finish.
+///
+/// This runs on [`serve::serve`] (hyper-util's auto builder: HTTP/1.1 and
+/// h2c on one port, with HTTP upgrades, and the limits a public server
+/// needs, see [`serve::Limits`]) rather than `tonic::transport::Server`,
+/// which serves connections without upgrades, so a WebSocket (or any
+/// `Upgrade`) route added beside the services could never work there, or
+/// `axum::serve`, which has no timeouts or HTTP/2 limits. One difference
+/// to know: tonic's `Server` applies a gRPC client's `grpc-timeout` itself,
+/// hyper does not. The layer applies the deadline of transcoded (JSON)
+/// calls on its own; a native gRPC call's deadline is the client's to
+/// enforce (tonic's client does), and when it gives up the call is
+/// cancelled and its handler dropped.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    config: &dual_protocol::Config,
+    token: Option<String>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    serve_with(listener, config, token, serve::Limits::default(), shutdown).await
+}
+
+/// [`serve_until`] with other [`serve::Limits`].
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    config: &dual_protocol::Config,
+    token: Option<String>,
+    limits: serve::Limits,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let layer = dual_protocol::DualProtocolLayer::from_config(config)?;
     // grpc.health.v1 for load balancers and Kubernetes probes (no token:
@@ -92,18 +125,15 @@ pub async fn serve(
     // fallback's copy of the layer would send the transcoded call to the
     // fallback (UNIMPLEMENTED) instead of the service.
     let app = tower::ServiceBuilder::new()
-        // CORS outermost: preflights are answered before the token check
-        // (browsers send none with them), and the layer's own answers get
-        // the CORS headers too. None unless `[cors]` names origins.
+        // CORS outermost: preflights are answered before the
+        // token check (browsers send none with them), and the layer's own
+        // answers get the CORS headers too. None unless `[cors]` names
+        // origins.
         .option_layer(config.cors_layer()?)
         .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(layer)
         .service(router);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .await?;
+    serve::serve(listener, app, limits, shutdown).await?;
     Ok(())
 }
 

@@ -320,13 +320,22 @@ async fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
             "{json}"
         );
 
-        // GET on an RPC path.
-        let request = Request::get(format!("http://{addr}{GET_BOOK}"))
+        // GET on an RPC path: a method with side effects takes POST only;
+        // one without is a Connect GET, which needs its query.
+        let request = Request::get(format!("http://{addr}{CREATE_BOOK}"))
             .body(Full::default())
             .unwrap();
         let answer = send(version, request).await;
         answer.error(405, 12);
-        assert_eq!(answer.headers["allow"], "POST, GET");
+        assert_eq!(answer.headers["allow"], "POST");
+        let request = Request::get(format!("http://{addr}{GET_BOOK}"))
+            .body(Full::default())
+            .unwrap();
+        let json = send(version, request).await.error(400, 3);
+        assert!(
+            json["message"].as_str().unwrap().contains("Connect GET"),
+            "{json}"
+        );
 
         // An unknown method of a known service.
         let path = "/library.v1.LibraryService/BurnBook";
