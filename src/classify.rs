@@ -492,7 +492,7 @@ fn rpc_plan<'a, B: http_body::Body>(
                     "application/connect+json or application/connect+proto (a streaming method)",
                 ));
             }
-            let compressed = Compression::from_header(headers.get(header::CONTENT_ENCODING))
+            let compressed = Compression::from_headers(headers, &header::CONTENT_ENCODING)
                 .map_err(Rejection::UnsupportedEncoding)?;
             let compress = Compression::accepted(headers, "accept-encoding");
             if declared_length(headers).is_some_and(|len| len > shared.max_request_bytes as u64) {
@@ -511,7 +511,7 @@ fn rpc_plan<'a, B: http_body::Body>(
                     "application/json or application/proto (a unary method)",
                 ));
             }
-            let compressed = Compression::from_header(headers.get("connect-content-encoding"))
+            let compressed = Compression::from_headers(headers, "connect-content-encoding")
                 .map_err(Rejection::UnsupportedEncoding)?;
             let compress = Compression::accepted(headers, "connect-accept-encoding");
             let wire = Wire::Envelopes { codec, text: false };
@@ -521,7 +521,7 @@ fn rpc_plan<'a, B: http_body::Body>(
             codec: Some(codec),
             text,
         } => {
-            let compressed = Compression::from_header(headers.get("grpc-encoding"))
+            let compressed = Compression::from_headers(headers, "grpc-encoding")
                 .map_err(Rejection::UnsupportedEncoding)?;
             let compress = Compression::accepted(headers, "grpc-accept-encoding");
             let wire = Wire::Envelopes { codec, text };
@@ -716,6 +716,18 @@ fn classify_http<'a, B: http_body::Body>(request: &Request<B>, shared: &'a Share
     }
 }
 
+/// JSON and raw bodies are read uncompressed: no `content-encoding` but
+/// `identity` (each header of the name counts).
+fn uncompressed(headers: &HeaderMap) -> Result<(), Rejection> {
+    match Compression::from_headers(headers, &header::CONTENT_ENCODING) {
+        Ok(None) => Ok(()),
+        Ok(Some(gzip)) => Err(Rejection::UnsupportedEncoding(HeaderValue::from_static(
+            gzip.name(),
+        ))),
+        Err(other) => Err(Rejection::UnsupportedEncoding(other)),
+    }
+}
+
 /// The wire formats both ways, or why the request cannot be served.
 fn plan<B: http_body::Body>(
     request: &Request<B>,
@@ -745,11 +757,7 @@ fn plan<B: http_body::Body>(
     };
     // `google.api.HttpBody` in: any content type, taken as it is.
     if let Some(raw) = raw_input(method, rest, shared) {
-        if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
-            && encoding != "identity"
-        {
-            return Err(Rejection::UnsupportedEncoding(encoding.clone()));
-        }
+        uncompressed(headers)?;
         let respond = if respond_raw {
             raw_respond
         } else if streams_out && accepts_sse(headers) {
@@ -787,11 +795,7 @@ fn plan<B: http_body::Body>(
         }
         None => return Err(Rejection::UnsupportedMediaType(None, expected)),
     };
-    if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
-        && encoding != "identity"
-    {
-        return Err(Rejection::UnsupportedEncoding(encoding.clone()));
-    }
+    uncompressed(headers)?;
     if wire == Wire::Json
         && declared_length(headers).is_some_and(|len| len > max_request_bytes as u64)
     {

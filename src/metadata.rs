@@ -88,6 +88,8 @@ fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, Rejection> {
             .ok()
             .filter(|s| (1..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<u64>().ok())
+            // A positive integer (the protocol's grammar): 0 is malformed.
+            .filter(|&ms| ms > 0)
             .map(|ms| Some(Duration::from_millis(ms)))
             .ok_or_else(|| Rejection::BadTimeout("connect-timeout-ms", value.clone()));
     }
@@ -101,6 +103,10 @@ fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
         return None;
     }
     let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    // TimeoutValue is a positive integer (gRPC over HTTP/2): 0 is malformed.
+    if n == 0 {
+        return None;
+    }
     Some(match unit {
         b'H' => Duration::from_secs(n * 3600),
         b'M' => Duration::from_secs(n * 60),

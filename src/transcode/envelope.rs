@@ -40,6 +40,25 @@ impl Compression {
         }
     }
 
+    /// The compression the `name` headers name, all of them: a second
+    /// header (`content-encoding: identity` then `gzip`) is not ignored but
+    /// refused, as a stacked coding the layer does not read.
+    pub(crate) fn from_headers(
+        headers: &HeaderMap,
+        name: impl http::header::AsHeaderName + Copy,
+    ) -> Result<Option<Self>, HeaderValue> {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        match values.next() {
+            None => Self::from_header(first),
+            Some(_) => {
+                let all: Vec<&[u8]> = headers.get_all(name).iter().map(|v| v.as_bytes()).collect();
+                Err(HeaderValue::from_bytes(&all.join(&b", "[..]))
+                    .unwrap_or_else(|_| HeaderValue::from_static("(several)")))
+            }
+        }
+    }
+
     /// Whether an `*accept-encoding` header lists `gzip`.
     pub(crate) fn accepted(headers: &HeaderMap, name: &str) -> Option<Self> {
         headers

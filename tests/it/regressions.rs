@@ -150,3 +150,57 @@ async fn duplicate_keys_are_rejected_on_a_single_field_rest_body() {
         answer.error(400, 3);
     }
 }
+
+/// A zero timeout ran the call with no deadline; the grammar of both
+/// headers is a positive integer, so 0 is now a malformed timeout.
+#[tokio::test]
+async fn a_zero_timeout_is_malformed() {
+    let addr = start_default().await;
+    for version in BOTH {
+        for (name, value) in [("connect-timeout-ms", "0"), ("grpc-timeout", "0S")] {
+            let answer =
+                post_with(version, addr, ECHO, r#"{"message":"x"}"#, &[(name, value)]).await;
+            let error = answer.error(400, 3);
+            assert!(error["message"].as_str().unwrap().contains(name), "{error}");
+        }
+    }
+}
+
+/// With two `content-encoding` headers only the first was checked: a body
+/// sent as `identity` then `gzip` was read as plain JSON (and a Connect
+/// body as `identity`). Every header of the name now counts.
+#[tokio::test]
+async fn every_content_encoding_header_counts() {
+    let addr = start_default().await;
+    for version in BOTH {
+        let request = |connect: bool| {
+            let mut request = http::Request::post(format!("http://{addr}{ECHO}"))
+                .header("content-type", "application/json")
+                .header("content-encoding", "identity")
+                .header("content-encoding", "gzip");
+            if connect {
+                request = request.header("connect-protocol-version", "1");
+            }
+            request
+                .body(http_body_util::Full::from(r#"{"message":"x"}"#))
+                .unwrap()
+        };
+        let answer = send(version, request(false)).await;
+        let error = answer.error(415, 3);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("identity, gzip"),
+            "{error}"
+        );
+        // Connect: an unsupported compression is `unimplemented` (501).
+        let answer = send(version, request(true)).await;
+        assert_eq!(answer.status, 501, "{answer:?}");
+        assert_eq!(answer.json()["code"], "unimplemented");
+        assert!(
+            String::from_utf8_lossy(&answer.body).contains("identity, gzip"),
+            "{answer:?}"
+        );
+    }
+}
