@@ -339,3 +339,80 @@ async fn tonic_web_inside_with_the_layers_grpc_web_off() {
     assert_eq!(echoed.message, "web");
     assert_eq!(answer.body[5 + len], 0x80, "tonic-web's trailers frame");
 }
+
+/// The layer's own refusals (unknown method, wrong verb or media type, a
+/// body over the limit) come before the inner service, so a tonic
+/// interceptor does not see them. An authentication layer above
+/// `DualProtocolLayer` sees every request first: nothing about the API's
+/// paths is answered without credentials.
+#[tokio::test]
+async fn auth_above_the_layer_sees_every_request_first() {
+    use axum::middleware::{self, Next};
+    async fn bearer(request: axum::extract::Request, next: Next) -> axum::response::Response {
+        let ok = request
+            .headers()
+            .get("authorization")
+            .is_some_and(|v| v == "Bearer secret");
+        if ok {
+            next.run(request).await
+        } else {
+            let mut response = axum::response::Response::new(axum::body::Body::from(
+                r#"{"code":16,"message":"missing or wrong bearer token"}"#,
+            ));
+            *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+            response
+        }
+    }
+    let app = ServiceBuilder::new()
+        .layer(middleware::from_fn(bearer))
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+        .layer(DualProtocolLayer::new())
+        .service(common::routes(None).into_axum_router());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .await
+        .unwrap()
+    });
+    for version in BOTH {
+        // What the layer refuses itself, and a real call: all 401 first.
+        let probes = [
+            (
+                "POST",
+                "/library.v1.LibraryService/BurnBook",
+                "application/json",
+            ),
+            (
+                "GET",
+                "/library.v1.LibraryService/CreateShelf",
+                "application/json",
+            ),
+            ("POST", ECHO, "text/plain"),
+            ("OPTIONS", ECHO, "application/json"),
+            ("POST", ECHO, "application/json"),
+        ];
+        for (verb, path, content_type) in probes {
+            let request = http::Request::builder()
+                .method(verb)
+                .uri(format!("http://{addr}{path}"))
+                .header("content-type", content_type)
+                .body(http_body_util::Full::from("{}"))
+                .unwrap();
+            let answer = send(version, request).await;
+            assert_eq!(answer.status, 401, "{verb} {path}: {answer:?}");
+        }
+        let answer = post_with(
+            version,
+            addr,
+            ECHO,
+            r#"{"message":"in"}"#,
+            &[("authorization", "Bearer secret")],
+        )
+        .await;
+        assert_eq!(answer.json()["message"], "in");
+    }
+}
