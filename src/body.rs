@@ -67,6 +67,14 @@ impl<B> DualBody<B> {
 }
 
 impl<B> DualBody<B> {
+    /// The length of a body the layer made whole, `None` for the others.
+    pub(crate) fn full_len(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Full { data } => Some(data.as_ref().map_or(0, Bytes::len)),
+            _ => None,
+        }
+    }
+
     /// A gRPC answer passed through unchanged.
     pub(crate) fn grpc(body: B) -> Self {
         Self {

@@ -16,6 +16,7 @@ use crate::body::DualBody;
 use crate::classify::Dialect;
 use crate::registry::split_path;
 use crate::status::{Code, Status};
+use crate::trace::CallSpan;
 use crate::transcode::response::{Answer, Opening, Start};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -27,6 +28,8 @@ pin_project! {
         kind: Kind<F, ResBody>,
         // How a panic of the inner service is answered.
         on_panic: OnPanic,
+        // A transcoded call's span.
+        span: Option<CallSpan>,
     }
 }
 
@@ -66,6 +69,7 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
         Self {
             kind: Kind::Passthrough { future },
             on_panic: OnPanic::Grpc,
+            span: None,
         }
     }
 
@@ -83,17 +87,20 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
                 options,
             },
             on_panic: OnPanic::Rpc(Dialect::Json, options),
+            span: None,
         }
     }
 
     pub(crate) fn call(future: F, answer: Answer) -> Self {
         let on_panic = OnPanic::Rpc(answer.respond.dialect(), answer.renderer.cx.options);
+        let span = Some(answer.span.clone());
         Self {
             kind: Kind::Call {
                 future,
                 answer: Some(answer),
             },
             on_panic,
+            span,
         }
     }
 
@@ -103,6 +110,7 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
                 response: Some(response),
             },
             on_panic: OnPanic::Grpc,
+            span: None,
         }
     }
 }
@@ -121,13 +129,23 @@ where
         // A panic of the inner service (a handler, an interceptor) answers
         // this call with INTERNAL in the client's protocol; the connection
         // and the calls beside it go on. The panicked future is dropped.
-        match panic::catch_unwind(AssertUnwindSafe(|| poll_kind(kind.as_mut(), cx))) {
+        let span = this.span.as_ref();
+        let mut polled = || panic::catch_unwind(AssertUnwindSafe(|| poll_kind(kind.as_mut(), cx)));
+        let polled = match span {
+            Some(span) => span.in_scope(polled),
+            None => polled(),
+        };
+        let polled = match polled {
             Ok(polled) => polled,
             Err(_) => {
                 kind.set(Kind::Ready { response: None });
                 Poll::Ready(Ok(panicked(*this.on_panic)))
             }
+        };
+        if let (Some(span), Poll::Ready(Ok(response))) = (span, &polled) {
+            span.http_status(response.status());
         }
+        polled
     }
 }
 

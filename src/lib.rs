@@ -132,6 +132,7 @@ mod rest;
 mod service;
 mod shared;
 mod status;
+mod trace;
 mod transcode;
 pub mod types;
 #[cfg(feature = "websocket")]

@@ -18,6 +18,7 @@ use crate::metadata;
 use crate::registry::{HttpRule, MethodDescriptor, MethodKind};
 use crate::rest;
 use crate::shared::Shared;
+use crate::trace::CallSpan;
 use crate::transcode::Failure;
 use crate::transcode::request::{BodyRule, Encoder, RequestStream, Source};
 use crate::transcode::response::{Answer, Renderer};
@@ -131,6 +132,16 @@ impl<S> DualProtocolService<S> {
         ResBody::Error: Into<BoxError>,
     {
         let method: MethodDescriptor = *plan.method;
+        let span = CallSpan::new(
+            plan.respond,
+            plan.wire,
+            if method.path.is_empty() {
+                request.uri().path()
+            } else {
+                method.path
+            },
+            plan.rest.as_ref().map_or("", |rest| rest.rule.template),
+        );
         let (mut parts, body) = request.into_parts();
         let content_type = match plan.wire {
             Wire::Raw(_) => parts
@@ -207,6 +218,7 @@ impl<S> DualProtocolService<S> {
             body: body_rule,
             suffix,
             content_type,
+            span: span.clone(),
         };
         let stream = RequestStream::new(
             source,
@@ -234,6 +246,7 @@ impl<S> DualProtocolService<S> {
             eager: method.kind == MethodKind::BidiStreaming,
             compress: plan.compress,
             head: plan.head,
+            span,
         };
         let request = Request::from_parts(parts, DualBody::request(stream));
         let future = self.inner.call(request);

@@ -19,6 +19,7 @@ pub(crate) struct Shared {
     /// The JSON options and the types an `Any` may hold, for the codecs.
     pub(crate) context: crate::registry::JsonContext,
     /// Origins other than the server's own that may open WebSockets.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub(crate) websocket_origins: Origins,
     /// The OpenAPI document and docs page, when served.
     pub(crate) openapi: Option<crate::openapi::Pages>,

@@ -20,6 +20,8 @@ use crate::transcode::envelope::{self, Base64Decoder, Compression};
 use crate::transcode::json::JsonError;
 use crate::transcode::{Failure, frame};
 
+use crate::trace::CallSpan;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where the request message's fields come from (the `body` of a REST rule).
@@ -45,6 +47,8 @@ pub(crate) struct Encoder {
     pub(crate) suffix: Bytes,
     /// The request's content type, for raw (`google.api.HttpBody`) bodies.
     pub(crate) content_type: String,
+    /// The call's span (bytes read are counted there).
+    pub(crate) span: CallSpan,
 }
 
 /// `google.api.HttpBody`, as far as the layer reads and writes it.
@@ -385,6 +389,7 @@ where
                 SourceProj::Body { body } => match ready!(body.poll_frame(cx)) {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
+                            this.encoder.span.bytes_in(data.len());
                             if let Wire::Envelopes { .. } = *this.wire {
                                 let data = match this.base64.as_mut() {
                                     Some(decoder) => match decoder.push(&data) {
@@ -570,6 +575,7 @@ mod tests {
             body,
             suffix: Bytes::new(),
             content_type: String::new(),
+            span: CallSpan::default(),
         }
     }
 
@@ -737,6 +743,7 @@ mod tests {
             body: BodyRule::Field("code"),
             suffix: Bytes::from_static(b"\x08\x05"),
             content_type: String::new(),
+            span: CallSpan::default(),
         };
         let error = encoder.encode(b"1, \"message\": \"x\"").unwrap_err();
         assert!(error.message.starts_with("malformed JSON"), "{error}");
@@ -757,6 +764,7 @@ mod tests {
             body: BodyRule::All,
             suffix: Bytes::new(),
             content_type: "image/png".into(),
+            span: CallSpan::default(),
         };
         let framed = encoder.encode_raw(RawInto::Message, b"\x89PNG");
         let body = HttpBody::decode(&framed[frame::HEADER_LEN..]).unwrap();

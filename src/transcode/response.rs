@@ -26,6 +26,8 @@ use crate::transcode::envelope::{self, Compression};
 use crate::transcode::request::HttpBody;
 use crate::transcode::{Failure, frame};
 
+use crate::trace::CallSpan;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One response message to the client's JSON.
@@ -105,6 +107,8 @@ pub(crate) struct Answer {
     pub(crate) compress: Option<Compression>,
     /// A `HEAD` request: the head of the answer, without its body.
     pub(crate) head: bool,
+    /// The call's span.
+    pub(crate) span: CallSpan,
 }
 
 impl Answer {
@@ -251,6 +255,7 @@ impl<B> Opening<B> {
     }
 
     fn finish(&mut self, status: Status, trailers: HeaderMap) {
+        self.stream.span.code(status.code);
         let mut parts = self.parts.take().expect("finished once");
         let options = self.stream.renderer.cx.options;
         let dialect = self.stream.respond.dialect();
@@ -308,9 +313,15 @@ impl<B> Opening<B> {
                 Ok(last) => self.stream.pending = Some(last),
                 Err(frame) => self.stream.trailers = frame.into_trailers().ok(),
             }
-            let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
+            let stream = {
+                let span = self.stream.span.clone();
+                std::mem::replace(&mut self.stream, ResponseStream::finished(span))
+            };
             Response::from_parts(parts, DualBody::response(stream))
         };
+        if let Some(len) = response.body().full_len() {
+            self.stream.span.bytes_out(len);
+        }
         self.done = Some(self.stream.strip_for_head(response));
     }
 }
@@ -356,7 +367,10 @@ where
                     parts.status = StatusCode::OK;
                     self.stream.set_content_type(&mut parts.headers);
                     self.stream.pending = Some(json.into());
-                    let stream = std::mem::replace(&mut self.stream, ResponseStream::finished());
+                    let stream = {
+                        let span = self.stream.span.clone();
+                        std::mem::replace(&mut self.stream, ResponseStream::finished(span))
+                    };
                     let response = Response::from_parts(parts, DualBody::response(stream));
                     return Poll::Ready(self.stream.strip_for_head(response));
                 }
@@ -385,6 +399,7 @@ pub(crate) struct ResponseStream<B> {
     content_type: Option<HeaderValue>,
     compress: Option<Compression>,
     head: bool,
+    span: CallSpan,
 }
 
 impl<B> std::fmt::Debug for ResponseStream<B> {
@@ -418,12 +433,13 @@ impl<B> ResponseStream<B> {
             content_type: None,
             compress: answer.compress,
             head: answer.head,
+            span: answer.span,
         }
     }
 
     /// A stream with nothing left to send (what stays behind in an
     /// [`Opening`] once its stream has become a response body).
-    fn finished() -> Self {
+    fn finished(span: CallSpan) -> Self {
         Self {
             body: None,
             decoder: frame::Decoder::new(0),
@@ -442,6 +458,7 @@ impl<B> ResponseStream<B> {
             content_type: None,
             compress: None,
             head: false,
+            span,
         }
     }
 
@@ -540,6 +557,7 @@ impl<B> ResponseStream<B> {
             Some((_, failure)) if status.code != Code::Ok => failure,
             _ => status,
         };
+        self.span.code(status.code);
         Poll::Ready(Event::End(status, trailers))
     }
 
@@ -708,6 +726,19 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = self.poll_frames(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.span.bytes_out(data.len());
+        }
+        polled
+    }
+
+    fn poll_frames(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(chunk) = self.pending.take() {
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
@@ -792,6 +823,7 @@ mod tests {
             eager: false,
             compress: None,
             head: false,
+            span: CallSpan::default(),
         }
     }
 

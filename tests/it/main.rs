@@ -14,6 +14,7 @@ mod reflection;
 mod regressions;
 mod rest;
 mod serving;
+mod spans;
 mod streaming;
 mod support;
 mod unary;
