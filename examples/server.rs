@@ -11,8 +11,7 @@ use dual_protocol::{Config, OpenApiConfig, Protocol, Protocols};
 
 const DEFAULT_CONFIG: &str = include_str!("server.toml");
 
-const USAGE: &str =
-    "usage: server [--config FILE] [--listen ADDR] [--token TOKEN] [--cors-origin ORIGIN]...";
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--token TOKEN] [--cors-origin ORIGIN]... [--trace]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -32,6 +31,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "--listen" => listen = Some(value()?),
             "--token" => token = Some(value()?),
             "--cors-origin" => cors_origins.push(value()?),
+            // Every request's span (tower-http's TraceLayer) and each
+            // transcoded call's (`dual_protocol`), on stderr.
+            "--trace" => tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(std::io::stderr)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .init(),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

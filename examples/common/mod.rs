@@ -125,16 +125,57 @@ pub async fn serve_with(
     // fallback's copy of the layer would send the transcoded call to the
     // fallback (UNIMPLEMENTED) instead of the service.
     let app = tower::ServiceBuilder::new()
-        // CORS outermost: preflights are answered before the
-        // token check (browsers send none with them), and the layer's own
-        // answers get the CORS headers too. None unless `[cors]` names
-        // origins.
+        // Outermost: a span per request, whatever its protocol (the
+        // layer's `dual_protocol` span of a transcoded call nests in it).
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // CORS next: preflights are answered before the token check
+        // (browsers send none with them), and the layer's own answers get
+        // the CORS headers too. None unless `[cors]` names origins.
         .option_layer(config.cors_layer()?)
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+        // gzip for JSON answers (and the docs) of 1 KiB or more, above the
+        // layer so that it sees the JSON; see `Compressible`.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .no_br()
+                .no_deflate()
+                .no_zstd()
+                .compress_when(Compressible),
+        )
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+        // A last resort against a handler that never answers: 504 after
+        // five minutes without a response head. Per-call deadlines
+        // (`grpc-timeout`, `connect-timeout-ms`) are the layer's, answered
+        // in each protocol; this one is a bare 504 for every protocol.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::GATEWAY_TIMEOUT,
+            std::time::Duration::from_secs(300),
+        ))
         .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(layer)
         .service(router);
     serve::serve(listener, app, limits, shutdown).await?;
     Ok(())
+}
+
+/// What tower-http's `CompressionLayer` may gzip here: whole JSON answers
+/// and pages of 1 KiB or more. Never gRPC, Connect streams or gRPC-Web
+/// (their own compression is per message, in the protocol), nor NDJSON and
+/// SSE (a compressor holds back a stream's messages until its buffer
+/// fills), nor what the layer compressed itself (a Connect answer).
+#[derive(Debug, Clone, Copy)]
+struct Compressible;
+
+impl tower_http::compression::Predicate for Compressible {
+    fn should_compress<B: http_body::Body>(&self, response: &http::Response<B>) -> bool {
+        let json_or_page = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+        json_or_page
+            && tower_http::compression::predicate::SizeAbove::new(1024).should_compress(response)
+    }
 }
 
 /// gRPC server reflection, v1 and the older v1alpha (some clients still

@@ -149,6 +149,7 @@ impl Answer {
                 parts.status = status.code.http_status();
             }
             let metadata = std::mem::take(&mut parts.headers);
+            self.span.code(status.code);
             let stream = ResponseStream::new(Box::pin(body), self);
             let mut opening = Opening::new(parts, stream);
             opening.headers_from(&metadata);
@@ -255,7 +256,6 @@ impl<B> Opening<B> {
     }
 
     fn finish(&mut self, status: Status, trailers: HeaderMap) {
-        self.stream.span.code(status.code);
         let mut parts = self.parts.take().expect("finished once");
         let options = self.stream.renderer.cx.options;
         let dialect = self.stream.respond.dialect();

@@ -416,3 +416,71 @@ async fn auth_above_the_layer_sees_every_request_first() {
         assert_eq!(answer.json()["message"], "in");
     }
 }
+
+/// The example composes tower-http's `TraceLayer`, `CompressionLayer` and
+/// `TimeoutLayer` around the layer: JSON answers of 1 KiB or more are
+/// gzipped once (a Connect answer the layer compressed is left alone),
+/// small ones and streams are not, gRPC is untouched.
+#[tokio::test]
+async fn tower_http_trace_compression_and_timeout_compose() {
+    let addr = start_default().await;
+    let big = "x".repeat(4096);
+    let body = format!(r#"{{"message":"{big}"}}"#);
+    for version in BOTH {
+        // A large JSON answer: gzip, once.
+        let answer = post_with(version, addr, ECHO, &body, &[("accept-encoding", "gzip")]).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.headers["content-encoding"], "gzip");
+        let json: serde_json::Value =
+            serde_json::from_slice(&crate::connect::gunzip(&answer.body)).unwrap();
+        assert_eq!(json["message"], big);
+        // Connect compresses its own answer; the compression layer leaves it.
+        let answer = post_with(
+            version,
+            addr,
+            ECHO,
+            &body,
+            &[
+                ("accept-encoding", "gzip"),
+                ("connect-protocol-version", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(answer.headers["content-encoding"], "gzip");
+        let json: serde_json::Value =
+            serde_json::from_slice(&crate::connect::gunzip(&answer.body)).unwrap();
+        assert_eq!(json["message"], big);
+        // A small answer: as it is.
+        let answer = post_with(
+            version,
+            addr,
+            ECHO,
+            r#"{"message":"small"}"#,
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+        assert!(answer.headers.get("content-encoding").is_none());
+        assert_eq!(answer.json()["message"], "small");
+        // A stream: NDJSON as it is, each line as it comes.
+        let request = http::Request::post(format!("http://{addr}/echo.v1.EchoService/EchoStream"))
+            .header("content-type", "application/json")
+            .header("accept-encoding", "gzip")
+            .body(http_body_util::Full::from(format!(
+                r#"{{"message":"{big}","repeat":3}}"#
+            )))
+            .unwrap();
+        let answer = send(version, request).await;
+        assert!(answer.headers.get("content-encoding").is_none());
+        assert_eq!(String::from_utf8_lossy(&answer.body).lines().count(), 3);
+    }
+    // gRPC: untouched.
+    let answer = echo(addr)
+        .await
+        .echo(EchoRequest {
+            message: big.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.into_inner().message, big);
+}
