@@ -63,7 +63,13 @@ fn write_package(model: &Model, package: &str, out: &mut String) -> std::fmt::Re
             "const __DUAL_PROTOCOL_MESSAGE_{i}: ::dual_protocol::MessageDescriptor = {PRIVATE}::message::<{}>({full_name:?}, &[",
             model.rust_path(full_name, package)
         )?;
-        if let (true, Some(message)) = (rest.contains(*full_name), model.message(full_name)) {
+        // Fields for the package's own messages that REST requests reach
+        // (another package's table has those of its own).
+        if let (true, true, Some(message)) = (
+            i < own.len(),
+            rest.contains(*full_name),
+            model.message(full_name),
+        ) {
             for field in &message.fields {
                 let kind = model.field_kind(field);
                 let nested = match kind {

@@ -238,8 +238,6 @@ pub(crate) struct Message {
     pub(crate) full_name: String,
     pub(crate) name: String,
     pub(crate) package: String,
-    /// The file that declares it.
-    pub(crate) file: String,
     pub(crate) rust: RustName,
     pub(crate) fields: Vec<Field>,
     /// Real oneofs only (a proto3 `optional` field's synthetic oneof is not
@@ -247,6 +245,7 @@ pub(crate) struct Message {
     pub(crate) oneofs: Vec<Oneof>,
     pub(crate) well_known: Option<WellKnown>,
     /// `extensions` ranges: prost drops extensions, and so does the JSON.
+    #[allow(dead_code)] // Model data no emitter needs yet (tests read it).
     pub(crate) extendable: bool,
     pub(crate) comment: Option<String>,
     pub(crate) deprecated: bool,
@@ -266,15 +265,19 @@ pub(crate) struct Field {
     /// A map's key and value types.
     pub(crate) map: Option<(Type, Type)>,
     /// A proto2 group (a message type, in prost and in JSON).
+    #[allow(dead_code)] // Model data no emitter needs yet (tests read it).
     pub(crate) group: bool,
     /// The real oneof it is a member of, as an index of [`Message::oneofs`].
     pub(crate) oneof: Option<usize>,
     /// Declared `optional` in a proto3 file.
+    #[allow(dead_code)] // Model data no emitter needs yet (tests read it).
     pub(crate) proto3_optional: bool,
     /// Explicit presence: set or not, whatever the value (messages, oneof
     /// members, proto2 `optional`, proto3 `optional`).
     pub(crate) presence: bool,
-    /// `[default = ...]` as written.
+    /// `[default = ...]` as written (prost's `Default` and accessors apply
+    /// it; JSON omits an unset optional field whatever its default).
+    #[allow(dead_code)] // Model data no emitter needs yet (tests read it).
     pub(crate) default: Option<String>,
     /// The Rust type prost gives it.
     pub(crate) rust: Rust,
@@ -315,7 +318,6 @@ pub(crate) struct Oneof {
 #[derive(Debug)]
 pub(crate) struct Enum {
     pub(crate) full_name: String,
-    pub(crate) name: String,
     pub(crate) package: String,
     pub(crate) rust: RustName,
     pub(crate) values: Vec<EnumValue>,
@@ -522,7 +524,6 @@ impl Model {
             full_name: message.full_name().to_owned(),
             name: message.name().to_owned(),
             package: message.package_name().to_owned(),
-            file: message.parent_file().name().to_owned(),
             rust: RustName {
                 package: message.package_name().to_owned(),
                 outer: outer.to_vec(),
@@ -565,7 +566,6 @@ impl Model {
             .insert(enumeration.full_name().to_owned(), self.enums.len());
         self.enums.push(Enum {
             full_name: enumeration.full_name().to_owned(),
-            name: enumeration.name().to_owned(),
             package: enumeration.package_name().to_owned(),
             rust: RustName {
                 package: enumeration.package_name().to_owned(),
