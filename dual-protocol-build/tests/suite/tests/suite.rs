@@ -47,7 +47,7 @@ fn order() -> Order {
             },
         )]
         .into(),
-        choice: Some(order::Choice::Child(Box::new(Order::default()))),
+        choice: Some(order::Choice::Child(Box::default())),
     }
 }
 
@@ -164,7 +164,7 @@ fn the_suite_proto3_message_round_trips() {
         optional_int32: 5,
         optional_nested_message: Some(Box::new(proto3::test_all_types_proto3::NestedMessage {
             a: 1,
-            corecursive: Some(Box::new(proto3::TestAllTypesProto3::default())),
+            corecursive: Some(Box::default()),
         })),
         map_string_string: [("a".to_owned(), "b".to_owned())].into(),
         ..Default::default()
