@@ -382,6 +382,38 @@ mod tests {
     }
 
     #[test]
+    fn proto2_follows_prosts_types() {
+        let code = generate(
+            r#"syntax = "proto2"; package t;
+               enum E { option allow_alias = true; A = 0; B = 1; C = 1; }
+               message M {
+                 required int32 id = 1;
+                 optional int32 n = 2 [default = 5];
+                 required M again = 3;
+                 optional group G = 4 { required int32 x = 5; }
+                 extensions 100 to 200;
+               }
+               extend M { optional int32 ext = 100; }"#,
+            "t",
+        );
+        for expected in [
+            r#"j::opt_field::<j::I32, _>(&mut s, &o, "id", "id", ::core::option::Option::Some(&self.id))?;"#,
+            r#"j::opt_field::<j::I32, _>(&mut s, &o, "n", "n", self.n.as_ref())?;"#,
+            r#"j::opt_field::<j::Msg<M>, _>(&mut s, &o, "again", "again", ::core::option::Option::Some(&*self.again))?;"#,
+            r#"j::opt_field::<j::Msg<m::G>, _>(&mut s, &o, "g", "g", self.g.as_ref())?;"#,
+            "0 => j::set::<j::I32, _>(&mut map, &mut m.id)?,",
+            "1 => j::set_opt::<j::I32, _>(&mut map, &mut m.n)?,",
+            "2 => j::set::<j::BoxedMsg<M>, _>(&mut map, &mut m.again)?,",
+            "3 => j::set_opt::<j::Msg<m::G>, _>(&mut map, &mut m.g)?,",
+            "impl ::serde::Serialize for m::G {",
+            r#""C" => ::core::option::Option::Some(1),"#,
+        ] {
+            assert!(code.contains(expected), "missing {expected}\n{code}");
+        }
+        assert!(!code.contains("\"ext\""), "extensions are dropped\n{code}");
+    }
+
+    #[test]
     fn the_well_known_package_gets_nothing() {
         let encoded = crate::test_protos::compile(&[(
             "t.proto",
