@@ -99,12 +99,7 @@ fn write_package(model: &Model, package: &str, out: &mut String) -> std::fmt::Re
     for service in &services {
         writeln!(out, "    {PRIVATE}::service(\"{}\", &[", service.full_name)?;
         for method in &service.methods {
-            let kind = match (method.client_streaming, method.server_streaming) {
-                (false, false) => "Unary",
-                (false, true) => "ServerStreaming",
-                (true, false) => "ClientStreaming",
-                (true, true) => "BidiStreaming",
-            };
+            let kind = method.kind();
             let path = &method.path;
             write!(out, "        ")?;
             if method.no_side_effects() {
@@ -112,7 +107,7 @@ fn write_package(model: &Model, package: &str, out: &mut String) -> std::fmt::Re
             }
             write!(
                 out,
-                "{PRIVATE}::method({path:?}, ::dual_protocol::MethodKind::{kind}, &{}, &{}, &[",
+                "{PRIVATE}::method({path:?}, ::dual_protocol::MethodKind::{kind:?}, &{}, &{}, &[",
                 const_of(&method.input),
                 const_of(&method.output)
             )?;

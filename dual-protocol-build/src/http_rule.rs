@@ -1,6 +1,7 @@
 //! `google.api.http` annotations in, checked REST bindings (with their
 //! parsed templates) out: the part of the front end ([`crate::model`])
-//! that reads the extension.
+//! that reads the extension (from the pool, which keeps extension options)
+//! and checks each rule against the model's messages.
 //!
 //! prost drops extension options when it decodes descriptors, so the
 //! annotations are read with `prost-reflect` from the *encoded* descriptor
@@ -13,16 +14,13 @@
 
 use std::collections::HashMap;
 
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
-    Value,
-};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 
 // The runtime's template parser, so that generator and router agree on
 // what a template means.
 use dual_protocol_template::Template;
 
-use crate::model::{FieldKind, message_text_kind};
+use crate::model::{FieldKind, Message, Model};
 
 const HTTP_EXTENSION: &str = "google.api.http";
 
@@ -44,9 +42,10 @@ pub(crate) struct HttpBinding {
     pub(crate) response_body: String,
 }
 
-/// Reads and checks the `google.api.http` rules of every method of `pool`,
-/// in file, service, method, then rule order.
-pub(crate) fn http_rules(pool: &DescriptorPool) -> Result<Vec<HttpBinding>, String> {
+/// Reads the `google.api.http` rules of every method of `pool` and checks
+/// them against `model` (the messages of the same pool), in file,
+/// service, method, then rule order.
+pub(crate) fn http_rules(pool: &DescriptorPool, model: &Model) -> Result<Vec<HttpBinding>, String> {
     let mut rules = Vec::new();
     // Without the extension in the pool, no file imports annotations.proto.
     let Some(extension) = pool.get_extension_by_name(HTTP_EXTENSION) else {
@@ -63,7 +62,7 @@ pub(crate) fn http_rules(pool: &DescriptorPool) -> Result<Vec<HttpBinding>, Stri
             let Some(rule) = value.as_message() else {
                 continue;
             };
-            let context = Context::new(&method);
+            let context = Context::new(&method, model)?;
             let mut bindings = vec![context.binding(rule)?];
             if let Some(additional) = rule
                 .get_field_by_name("additional_bindings")
@@ -108,21 +107,29 @@ pub(crate) fn http_rules(pool: &DescriptorPool) -> Result<Vec<HttpBinding>, Stri
 }
 
 /// The method a rule belongs to, for checks and error messages.
-struct Context {
+struct Context<'m> {
     file: String,
     method_path: String,
-    input: MessageDescriptor,
-    output: MessageDescriptor,
+    model: &'m Model,
+    input: &'m Message,
+    output: &'m Message,
 }
 
-impl Context {
-    fn new(method: &MethodDescriptor) -> Self {
-        Context {
+impl<'m> Context<'m> {
+    fn new(method: &MethodDescriptor, model: &'m Model) -> Result<Self, String> {
+        let method_path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+        let message = |name: &str| {
+            model
+                .message(name)
+                .ok_or_else(|| format!("{method_path}: {name} cannot be a method's message"))
+        };
+        Ok(Context {
             file: method.parent_file().name().to_owned(),
-            method_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
-            input: method.input(),
-            output: method.output(),
-        }
+            input: message(method.input().full_name())?,
+            output: message(method.output().full_name())?,
+            method_path,
+            model,
+        })
     }
 
     fn error(&self, binding: &HttpBinding, problem: &str) -> String {
@@ -201,9 +208,9 @@ impl Context {
             self.check_path_variable(&variable.field_path)
                 .map_err(|problem| self.error(&binding, &problem))?;
         }
-        self.check_body(&binding.body, &self.input, "body", true)
+        self.check_body(&binding.body, self.input, "body", true)
             .map_err(|problem| self.error(&binding, &problem))?;
-        self.check_body(&binding.response_body, &self.output, "response_body", false)
+        self.check_body(&binding.response_body, self.output, "response_body", false)
             .map_err(|problem| self.error(&binding, &problem))?;
         Ok(binding)
     }
@@ -212,40 +219,40 @@ impl Context {
     /// reached through singular message fields.
     fn check_path_variable(&self, path: &[String]) -> Result<(), String> {
         let dotted = path.join(".");
-        let mut message = self.input.clone();
+        let mut message = self.input;
         for (i, name) in path.iter().enumerate() {
-            let Some(field) = message.get_field_by_name(name) else {
+            let Some(field) = message.fields.iter().find(|f| f.name == *name) else {
                 return Err(format!(
                     "path variable {dotted}: message {} has no field {name:?}",
-                    message.full_name()
+                    message.full_name
                 ));
             };
-            let kind = field_kind(&field);
             if field.is_map() || field.is_list() {
                 let what = if field.is_map() { "a map" } else { "repeated" };
                 return Err(format!(
                     "path variable {dotted}: field {name} of {} is {what}; \
                      path variables must be singular",
-                    message.full_name()
+                    message.full_name
                 ));
             }
             let last = i + 1 == path.len();
-            match (last, kind, field.kind()) {
+            let inner = field.message_type().and_then(|m| self.model.message(m));
+            match (last, self.model.field_kind(field), inner) {
                 (true, kind, _) if kind.is_leaf() => return Ok(()),
                 (true, _, _) => {
                     return Err(format!(
                         "path variable {dotted}: field {name} of {} is a message; \
                          a path variable must end at a scalar, enum or string-like \
                          well-known type",
-                        message.full_name()
+                        message.full_name
                     ));
                 }
-                (false, FieldKind::Message, Kind::Message(inner)) => message = inner,
+                (false, FieldKind::Message, Some(inner)) => message = inner,
                 (false, _, _) => {
                     return Err(format!(
                         "path variable {dotted}: field {name} of {} is not a message, \
                          so it has no field {:?}",
-                        message.full_name(),
+                        message.full_name,
                         path[i + 1]
                     ));
                 }
@@ -257,7 +264,7 @@ impl Context {
     fn check_body(
         &self,
         body: &str,
-        message: &MessageDescriptor,
+        message: &Message,
         what: &str,
         star_allowed: bool,
     ) -> Result<(), String> {
@@ -272,10 +279,10 @@ impl Context {
         if body.contains('.') || body == "*" {
             return Err(format!("{what} {body:?} must be {allowed}"));
         }
-        if message.get_field_by_name(body).is_none() {
+        if !message.fields.iter().any(|f| f.name == body) {
             return Err(format!(
                 "{what} {body:?}: message {} has no such field (expected {allowed})",
-                message.full_name()
+                message.full_name
             ));
         }
         Ok(())
@@ -287,20 +294,6 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// How a path or query value sets `field` (the model's rule, on a
-/// descriptor).
-fn field_kind(field: &FieldDescriptor) -> FieldKind {
-    if field.is_map() {
-        return FieldKind::Unsupported;
-    }
-    match field.kind() {
-        Kind::Bool => FieldKind::Bool,
-        Kind::Enum(_) => FieldKind::Enum,
-        Kind::Message(message) => message_text_kind(message.full_name()),
-        _ => FieldKind::String,
-    }
 }
 
 #[cfg(test)]
@@ -344,7 +337,14 @@ mod tests {
     }
 
     fn rules_of(encoded: &[u8]) -> Result<Vec<HttpBinding>, String> {
-        http_rules(&DescriptorPool::decode(encoded).unwrap())
+        crate::model::Model::decode(encoded).map(|(_, model)| {
+            model
+                .services
+                .into_iter()
+                .flat_map(|s| s.methods)
+                .flat_map(|m| m.http)
+                .collect()
+        })
     }
 
     fn rules(service: &str) -> Vec<HttpBinding> {

@@ -356,6 +356,27 @@ pub(crate) struct Service {
     pub(crate) deprecated: bool,
 }
 
+/// Which sides stream (the runtime's `MethodKind` has the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodKind {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    BidiStreaming,
+}
+
+impl MethodKind {
+    /// The name in snake case (`server_streaming`).
+    pub(crate) fn snake(self) -> &'static str {
+        match self {
+            MethodKind::Unary => "unary",
+            MethodKind::ServerStreaming => "server_streaming",
+            MethodKind::ClientStreaming => "client_streaming",
+            MethodKind::BidiStreaming => "bidi_streaming",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
     Unknown,
@@ -382,7 +403,17 @@ pub(crate) struct Method {
 }
 
 impl Method {
-    /// Unary, Connect GET-able: `idempotency_level = NO_SIDE_EFFECTS`.
+    pub(crate) fn kind(&self) -> MethodKind {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => MethodKind::Unary,
+            (false, true) => MethodKind::ServerStreaming,
+            (true, false) => MethodKind::ClientStreaming,
+            (true, true) => MethodKind::BidiStreaming,
+        }
+    }
+
+    /// `idempotency_level = NO_SIDE_EFFECTS` (Connect serves GET for a
+    /// unary one).
     pub(crate) fn no_side_effects(&self) -> bool {
         self.idempotency == Idempotency::NoSideEffects
     }
@@ -468,7 +499,7 @@ impl Model {
             }
         }
         model.packages = packages.into_iter().collect();
-        for binding in crate::http_rule::http_rules(pool)? {
+        for binding in crate::http_rule::http_rules(pool, &model)? {
             if let Some(method) = model
                 .services
                 .iter_mut()

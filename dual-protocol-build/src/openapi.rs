@@ -33,7 +33,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::http_rule::HttpBinding;
 use crate::json::Json;
-use crate::model::{Enum, Field, FieldKind, Message, Method, Model, Service, Type, WellKnown};
+use crate::model::{
+    Enum, Field, FieldKind, Message, Method, MethodKind, Model, Service, Type, WellKnown,
+};
 use dual_protocol_template::{Segment, Template};
 
 const SCHEMAS: &str = "#/components/schemas/";
@@ -257,7 +259,7 @@ impl<'a> Generator<'a> {
                 .with("default", error),
         );
         operation.set("x-grpc-method", &method.path);
-        operation.set("x-grpc-kind", "unary");
+        operation.set("x-grpc-kind", MethodKind::Unary.snake());
         operation
     }
 
@@ -514,13 +516,7 @@ impl<'a> Generator<'a> {
         responses.set("default", response_ref("Error"));
         operation.set("responses", responses);
         operation.set("x-grpc-method", &method.path);
-        let kind = match (streams_in, streams_out) {
-            (false, false) => "unary",
-            (false, true) => "server_streaming",
-            (true, false) => "client_streaming",
-            (true, true) => "bidi_streaming",
-        };
-        operation.set("x-grpc-kind", kind);
+        operation.set("x-grpc-kind", method.kind().snake());
     }
 
     /// The OpenAPI path of a template and its path parameters.
