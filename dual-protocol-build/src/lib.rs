@@ -52,8 +52,18 @@
 //! under one of your include paths (e.g. a full googleapis checkout) is
 //! the one compiled.
 //!
+//! ## Testing without a file system
+//!
+//! [`Builder::generate`] returns every file `compile_*` would write
+//! (prost's and tonic's code included) as `(file name, contents)` pairs.
+//!
 //! ## Limitations
 //! - Protos without a `package` statement are not supported.
+//! - proto2 JSON follows prost's types: a `required` field, which prost
+//!   cannot tell unset, is always written; extensions, which prost drops,
+//!   are not in the JSON (`[ext.name]` keys are unknown fields).
+//! - Editions (`edition = "2023"`) are not supported: protox does not parse
+//!   them yet.
 //! - Options of prost-build and tonic-prost-build beyond those of [`Builder`]
 //!   are not exposed yet.
 
