@@ -253,16 +253,18 @@ mod tests {
         assert_eq!(
             names,
             [
+                "a.v1.descriptor_set.bin",
                 "a.v1.dual.rs",
                 "a.v1.openapi.json",
-                "a.v1.descriptor_set.bin"
+                "a.v1.rs",
+                "a.v1.serde.rs",
             ]
         );
-        let table = files[0].1.as_text().unwrap();
+        let table = files[1].1.as_text().unwrap();
         assert!(table.contains("pub const DUAL_PROTOCOL"), "{table}");
         assert!(table.contains("pub const FILE_DESCRIPTOR_SET"), "{table}");
-        let crate::Contents::Binary(set) = &files[2].1 else {
-            panic!("not binary: {:?}", files[2].1)
+        let crate::Contents::Binary(set) = &files[0].1 else {
+            panic!("not binary: {:?}", files[0].1)
         };
         let set = FileDescriptorSet::decode(set.as_slice()).unwrap();
         assert_eq!(set.file.len(), 1);
@@ -272,8 +274,8 @@ mod tests {
             .file_descriptor_set(false)
             .generate(&encoded)
             .unwrap();
-        // The table and the OpenAPI document; no set.
-        assert_eq!(files.len(), 2);
+        // The table, the OpenAPI document, prost's and serde's code; no set.
+        assert_eq!(files.len(), 4);
         assert!(
             !files[0]
                 .1

@@ -1,5 +1,7 @@
-//! `google.api.http` annotations in, checked REST bindings and the field
-//! tables the runtime needs to fill requests from paths and queries out.
+//! `google.api.http` annotations in, checked REST bindings (with their
+//! parsed templates) out: the part of the front end ([`crate::model`])
+//! that reads the extension (from the pool, which keeps extension options)
+//! and checks each rule against the model's messages.
 //!
 //! prost drops extension options when it decodes descriptors, so the
 //! annotations are read with `prost-reflect` from the *encoded* descriptor
@@ -10,16 +12,15 @@
 //! build time, with the file, the method and the rule in the message, so
 //! the runtime can trust what it is given.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
-    Value,
-};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 
 // The runtime's template parser, so that generator and router agree on
 // what a template means.
 use dual_protocol_template::Template;
+
+use crate::model::{FieldKind, Message, Model};
 
 const HTTP_EXTENSION: &str = "google.api.http";
 
@@ -31,144 +32,21 @@ pub(crate) struct HttpBinding {
     pub(crate) method_path: String,
     /// `GET`, `PUT`, `POST`, `DELETE`, `PATCH` or a `custom` kind as written.
     pub(crate) verb: String,
-    /// The path template as written (it parses).
+    /// The path template as written.
     pub(crate) template: String,
+    /// The template, parsed.
+    pub(crate) parsed: Template,
     /// `""` (no body), `"*"` (the whole request) or a top-level field name.
     pub(crate) body: String,
     /// `""` (the whole response) or a top-level field name of the output.
     pub(crate) response_body: String,
-    /// Full name of the request message (key of [`HttpRules::messages`]).
-    pub(crate) input_type: String,
-    /// Full name of the response message.
-    pub(crate) output_type: String,
 }
 
-/// How a string (a path variable or a query value) becomes JSON for a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FieldKind {
-    /// A JSON string: string, bytes (base64), every integer and float type
-    /// (proto3 JSON accepts them quoted), and the well-known types written
-    /// as strings (Timestamp, Duration, FieldMask, the non-bool wrappers).
-    String,
-    /// An enum: a JSON string for a name; the runtime may turn an all-digit
-    /// value into a JSON number, since proto3 JSON accepts enum numbers and
-    /// pbjson does not accept them quoted.
-    Enum,
-    /// `true`/`false`: bool and `google.protobuf.BoolValue`.
-    Bool,
-    /// A message: only its fields can be named (`a.b=...`); its type is in
-    /// [`FieldInfo::message`].
-    Message,
-    /// A map, or a well-known message with no string form (Struct, Value,
-    /// ListValue, Any, Empty): cannot be set from a path or query.
-    Unsupported,
-}
-
-impl FieldKind {
-    /// Whether a single string can be the field's value.
-    pub(crate) fn is_leaf(self) -> bool {
-        matches!(self, FieldKind::String | FieldKind::Enum | FieldKind::Bool)
-    }
-}
-
-/// One field of a message, as the runtime needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FieldInfo {
-    /// The proto name (`display_name`), as used in paths and queries.
-    pub(crate) name: String,
-    /// The proto3 JSON name (`displayName`).
-    pub(crate) json_name: String,
-    /// The field number.
-    pub(crate) number: u32,
-    pub(crate) kind: FieldKind,
-    /// `repeated` (never true for maps, which are [`FieldKind::Unsupported`]).
-    pub(crate) repeated: bool,
-    /// For [`FieldKind::Message`], the full name of the field's type; its
-    /// own table is in [`HttpRules::messages`] unless it is repeated.
-    pub(crate) message: Option<String>,
-}
-
-/// A field reached from a request message through singular message fields.
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FieldPathInfo {
-    pub(crate) proto_path: Vec<String>,
-    pub(crate) json_path: Vec<String>,
-    pub(crate) kind: FieldKind,
-    pub(crate) repeated: bool,
-}
-
-/// Everything read from the annotations of one descriptor set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct HttpRules {
-    /// In file, service, method, then rule order.
-    pub(crate) bindings: Vec<HttpBinding>,
-    /// The fields of every request message of a binding and of every
-    /// message reachable from one through singular message fields, by full
-    /// name. One table per type (not per path) keeps the output linear in
-    /// the schema even for deep or recursive messages.
-    pub(crate) messages: BTreeMap<String, Vec<FieldInfo>>,
-}
-
-impl HttpRules {
-    /// Every field path under `message`, depth first, not descending into a
-    /// type already on the path (recursive messages). Convenient for tests
-    /// and for small schemas; the per-type tables are the compact form.
-    #[cfg(test)]
-    pub(crate) fn paths(&self, message: &str) -> Vec<FieldPathInfo> {
-        let mut out = Vec::new();
-        let mut stack = vec![message.to_owned()];
-        self.collect_paths(
-            message,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            &mut stack,
-            &mut out,
-        );
-        out
-    }
-
-    #[cfg(test)]
-    fn collect_paths(
-        &self,
-        message: &str,
-        proto: &mut Vec<String>,
-        json: &mut Vec<String>,
-        stack: &mut Vec<String>,
-        out: &mut Vec<FieldPathInfo>,
-    ) {
-        let Some(fields) = self.messages.get(message) else {
-            return;
-        };
-        for field in fields {
-            proto.push(field.name.clone());
-            json.push(field.json_name.clone());
-            out.push(FieldPathInfo {
-                proto_path: proto.clone(),
-                json_path: json.clone(),
-                kind: field.kind,
-                repeated: field.repeated,
-            });
-            if let (FieldKind::Message, false, Some(child)) =
-                (field.kind, field.repeated, &field.message)
-                && !stack.contains(child)
-            {
-                stack.push(child.clone());
-                self.collect_paths(child, proto, json, stack, out);
-                stack.pop();
-            }
-            proto.pop();
-            json.pop();
-        }
-    }
-}
-
-/// Reads and checks the `google.api.http` rules of every method in
-/// `encoded_fds` (an encoded `FileDescriptorSet` that includes imports).
-pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
-    let pool = DescriptorPool::decode(encoded_fds)
-        .map_err(|e| format!("cannot read the descriptor set: {e}"))?;
-    let mut rules = HttpRules::default();
+/// Reads the `google.api.http` rules of every method of `pool` and checks
+/// them against `model` (the messages of the same pool), in file,
+/// service, method, then rule order.
+pub(crate) fn http_rules(pool: &DescriptorPool, model: &Model) -> Result<Vec<HttpBinding>, String> {
+    let mut rules = Vec::new();
     // Without the extension in the pool, no file imports annotations.proto.
     let Some(extension) = pool.get_extension_by_name(HTTP_EXTENSION) else {
         return Ok(rules);
@@ -184,7 +62,7 @@ pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
             let Some(rule) = value.as_message() else {
                 continue;
             };
-            let context = Context::new(&method);
+            let context = Context::new(&method, model)?;
             let mut bindings = vec![context.binding(rule)?];
             if let Some(additional) = rule
                 .get_field_by_name("additional_bindings")
@@ -208,9 +86,7 @@ pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
                 }
             }
             for binding in bindings {
-                let canonical = Template::parse(&binding.template)
-                    .map(|t| t.canonical())
-                    .unwrap_or_default();
+                let canonical = binding.parsed.canonical();
                 let key = (binding.verb.clone(), canonical);
                 let here = format!(
                     "{} {} ({})",
@@ -223,8 +99,7 @@ pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
                     ));
                 }
                 seen.insert(key, here);
-                add_tables(&method.input(), &mut rules.messages);
-                rules.bindings.push(binding);
+                rules.push(binding);
             }
         }
     }
@@ -232,28 +107,40 @@ pub(crate) fn http_rules(encoded_fds: &[u8]) -> Result<HttpRules, String> {
 }
 
 /// The method a rule belongs to, for checks and error messages.
-struct Context {
+struct Context<'m> {
     file: String,
     method_path: String,
-    input: MessageDescriptor,
-    output: MessageDescriptor,
+    model: &'m Model,
+    input: &'m Message,
+    output: &'m Message,
 }
 
-impl Context {
-    fn new(method: &MethodDescriptor) -> Self {
-        Context {
+impl<'m> Context<'m> {
+    fn new(method: &MethodDescriptor, model: &'m Model) -> Result<Self, String> {
+        let method_path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+        let message = |name: &str| {
+            model
+                .message(name)
+                .ok_or_else(|| format!("{method_path}: {name} cannot be a method's message"))
+        };
+        Ok(Context {
             file: method.parent_file().name().to_owned(),
-            method_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
-            input: method.input(),
-            output: method.output(),
-        }
+            input: message(method.input().full_name())?,
+            output: message(method.output().full_name())?,
+            method_path,
+            model,
+        })
     }
 
     fn error(&self, binding: &HttpBinding, problem: &str) -> String {
-        let rule = if binding.verb.is_empty() {
+        self.rule_error(&binding.verb, &binding.template, problem)
+    }
+
+    fn rule_error(&self, verb: &str, template: &str, problem: &str) -> String {
+        let rule = if verb.is_empty() {
             String::from("(no pattern)")
         } else {
-            format!("{} {:?}", binding.verb, binding.template)
+            format!("{verb} {template:?}")
         };
         format!(
             "{}: {}: google.api.http rule {rule}: {problem}",
@@ -268,16 +155,8 @@ impl Context {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default()
         };
-        let mut binding = HttpBinding {
-            method_path: self.method_path.clone(),
-            verb: String::new(),
-            template: String::new(),
-            body: string("body"),
-            response_body: string("response_body"),
-            input_type: self.input.full_name().to_owned(),
-            output_type: self.output.full_name().to_owned(),
-        };
-        for (field, verb) in [
+        let (mut verb, mut template) = (String::new(), String::new());
+        for (field, name) in [
             ("get", "GET"),
             ("put", "PUT"),
             ("post", "POST"),
@@ -285,8 +164,8 @@ impl Context {
             ("patch", "PATCH"),
         ] {
             if rule.has_field_by_name(field) {
-                binding.verb = verb.to_owned();
-                binding.template = string(field);
+                verb = name.to_owned();
+                template = string(field);
             }
         }
         if rule.has_field_by_name("custom")
@@ -301,28 +180,37 @@ impl Context {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             };
-            binding.verb = get("kind");
-            binding.template = get("path");
-            if !is_token(&binding.verb) {
-                let problem = format!("custom kind {:?} is not an HTTP method name", binding.verb);
-                return Err(self.error(&binding, &problem));
+            verb = get("kind");
+            template = get("path");
+            if !is_token(&verb) {
+                let problem = format!("custom kind {verb:?} is not an HTTP method name");
+                return Err(self.rule_error(&verb, &template, &problem));
             }
         }
-        if binding.verb.is_empty() {
-            return Err(self.error(
-                &binding,
+        if verb.is_empty() {
+            return Err(self.rule_error(
+                &verb,
+                &template,
                 "sets no pattern (get, put, post, delete, patch or custom)",
             ));
         }
-        let template =
-            Template::parse(&binding.template).map_err(|e| self.error(&binding, &e.to_string()))?;
-        for variable in &template.variables {
+        let parsed = Template::parse(&template)
+            .map_err(|e| self.rule_error(&verb, &template, &e.to_string()))?;
+        let binding = HttpBinding {
+            method_path: self.method_path.clone(),
+            verb,
+            template,
+            parsed,
+            body: string("body"),
+            response_body: string("response_body"),
+        };
+        for variable in &binding.parsed.variables {
             self.check_path_variable(&variable.field_path)
                 .map_err(|problem| self.error(&binding, &problem))?;
         }
-        self.check_body(&binding.body, &self.input, "body", true)
+        self.check_body(&binding.body, self.input, "body", true)
             .map_err(|problem| self.error(&binding, &problem))?;
-        self.check_body(&binding.response_body, &self.output, "response_body", false)
+        self.check_body(&binding.response_body, self.output, "response_body", false)
             .map_err(|problem| self.error(&binding, &problem))?;
         Ok(binding)
     }
@@ -331,40 +219,40 @@ impl Context {
     /// reached through singular message fields.
     fn check_path_variable(&self, path: &[String]) -> Result<(), String> {
         let dotted = path.join(".");
-        let mut message = self.input.clone();
+        let mut message = self.input;
         for (i, name) in path.iter().enumerate() {
-            let Some(field) = message.get_field_by_name(name) else {
+            let Some(field) = message.fields.iter().find(|f| f.name == *name) else {
                 return Err(format!(
                     "path variable {dotted}: message {} has no field {name:?}",
-                    message.full_name()
+                    message.full_name
                 ));
             };
-            let kind = field_kind(&field);
             if field.is_map() || field.is_list() {
                 let what = if field.is_map() { "a map" } else { "repeated" };
                 return Err(format!(
                     "path variable {dotted}: field {name} of {} is {what}; \
                      path variables must be singular",
-                    message.full_name()
+                    message.full_name
                 ));
             }
             let last = i + 1 == path.len();
-            match (last, kind, field.kind()) {
+            let inner = field.message_type().and_then(|m| self.model.message(m));
+            match (last, self.model.field_kind(field), inner) {
                 (true, kind, _) if kind.is_leaf() => return Ok(()),
                 (true, _, _) => {
                     return Err(format!(
                         "path variable {dotted}: field {name} of {} is a message; \
                          a path variable must end at a scalar, enum or string-like \
                          well-known type",
-                        message.full_name()
+                        message.full_name
                     ));
                 }
-                (false, FieldKind::Message, Kind::Message(inner)) => message = inner,
+                (false, FieldKind::Message, Some(inner)) => message = inner,
                 (false, _, _) => {
                     return Err(format!(
                         "path variable {dotted}: field {name} of {} is not a message, \
                          so it has no field {:?}",
-                        message.full_name(),
+                        message.full_name,
                         path[i + 1]
                     ));
                 }
@@ -376,7 +264,7 @@ impl Context {
     fn check_body(
         &self,
         body: &str,
-        message: &MessageDescriptor,
+        message: &Message,
         what: &str,
         star_allowed: bool,
     ) -> Result<(), String> {
@@ -391,10 +279,10 @@ impl Context {
         if body.contains('.') || body == "*" {
             return Err(format!("{what} {body:?} must be {allowed}"));
         }
-        if message.get_field_by_name(body).is_none() {
+        if !message.fields.iter().any(|f| f.name == body) {
             return Err(format!(
                 "{what} {body:?}: message {} has no such field (expected {allowed})",
-                message.full_name()
+                message.full_name
             ));
         }
         Ok(())
@@ -406,71 +294,6 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Well-known messages with a JSON string or bool form.
-fn well_known_kind(full_name: &str) -> Option<FieldKind> {
-    match full_name {
-        "google.protobuf.Timestamp"
-        | "google.protobuf.Duration"
-        | "google.protobuf.FieldMask"
-        | "google.protobuf.DoubleValue"
-        | "google.protobuf.FloatValue"
-        | "google.protobuf.Int64Value"
-        | "google.protobuf.UInt64Value"
-        | "google.protobuf.Int32Value"
-        | "google.protobuf.UInt32Value"
-        | "google.protobuf.StringValue"
-        | "google.protobuf.BytesValue" => Some(FieldKind::String),
-        "google.protobuf.BoolValue" => Some(FieldKind::Bool),
-        _ if full_name.starts_with("google.protobuf.") => Some(FieldKind::Unsupported),
-        _ => None,
-    }
-}
-
-fn field_kind(field: &FieldDescriptor) -> FieldKind {
-    if field.is_map() {
-        return FieldKind::Unsupported;
-    }
-    match field.kind() {
-        Kind::Bool => FieldKind::Bool,
-        Kind::Enum(_) => FieldKind::Enum,
-        Kind::Message(message) => {
-            well_known_kind(message.full_name()).unwrap_or(FieldKind::Message)
-        }
-        _ => FieldKind::String,
-    }
-}
-
-/// Adds the table of `root` and of every message reachable from it through
-/// singular message fields.
-fn add_tables(root: &MessageDescriptor, tables: &mut BTreeMap<String, Vec<FieldInfo>>) {
-    let mut pending = vec![root.clone()];
-    while let Some(message) = pending.pop() {
-        if tables.contains_key(message.full_name()) {
-            continue;
-        }
-        let mut fields = Vec::new();
-        for field in message.fields() {
-            let kind = field_kind(&field);
-            let nested = match (kind, field.kind()) {
-                (FieldKind::Message, Kind::Message(inner)) => Some(inner),
-                _ => None,
-            };
-            if let (Some(inner), false) = (&nested, field.is_list()) {
-                pending.push(inner.clone());
-            }
-            fields.push(FieldInfo {
-                name: field.name().to_owned(),
-                json_name: field.json_name().to_owned(),
-                number: field.number(),
-                kind,
-                repeated: field.is_list(),
-                message: nested.map(|m| m.full_name().to_owned()),
-            });
-        }
-        tables.insert(message.full_name().to_owned(), fields);
-    }
 }
 
 #[cfg(test)]
@@ -513,23 +336,33 @@ mod tests {
         compile(&[("lib/v1/lib.proto", &format!("{MESSAGES}\n{service}"))])
     }
 
-    fn rules(service: &str) -> HttpRules {
-        match http_rules(&proto(service)) {
+    fn rules_of(encoded: &[u8]) -> Result<Vec<HttpBinding>, String> {
+        crate::model::Model::decode(encoded).map(|(_, model)| {
+            model
+                .services
+                .into_iter()
+                .flat_map(|s| s.methods)
+                .flat_map(|m| m.http)
+                .collect()
+        })
+    }
+
+    fn rules(service: &str) -> Vec<HttpBinding> {
+        match rules_of(&proto(service)) {
             Ok(rules) => rules,
             Err(e) => panic!("{e}"),
         }
     }
 
     fn error(service: &str) -> String {
-        match http_rules(&proto(service)) {
+        match rules_of(&proto(service)) {
             Ok(rules) => panic!("accepted: {rules:?}"),
             Err(e) => e,
         }
     }
 
-    fn summary(rules: &HttpRules) -> Vec<String> {
+    fn summary(rules: &[HttpBinding]) -> Vec<String> {
         rules
-            .bindings
             .iter()
             .map(|b| {
                 format!(
@@ -588,8 +421,7 @@ mod tests {
                 r#"/lib.v1.Library/ImportBooks POST /v1/books:import body="*" response_body="""#,
             ]
         );
-        assert_eq!(rules.bindings[3].input_type, "lib.v1.UpdateBookRequest");
-        assert_eq!(rules.bindings[3].output_type, "lib.v1.Book");
+        assert_eq!(rules[3].parsed.variables[0].field_path, ["book", "name"]);
     }
 
     #[test]
@@ -598,7 +430,7 @@ mod tests {
             "a.proto",
             r#"syntax = "proto3"; package a; message M {} service S { rpc C(M) returns (M); }"#,
         )]);
-        assert_eq!(http_rules(&fds), Ok(HttpRules::default()));
+        assert_eq!(rules_of(&fds), Ok(Vec::new()));
     }
 
     #[test]
@@ -609,41 +441,31 @@ mod tests {
             r#"service S { rpc G(GetBookRequest) returns (Book) {
                  option (google.api.http) = { get: "/v1/{name}" }; } }"#,
         );
-        assert_eq!(http_rules(&bytes).map(|r| r.bindings.len()), Ok(1));
+        assert_eq!(rules_of(&bytes).map(|r| r.len()), Ok(1));
         let decoded = prost_types::FileDescriptorSet::decode(bytes.as_slice()).unwrap();
-        let reencoded = http_rules(&decoded.encode_to_vec()).map(|r| r.bindings.len());
+        let reencoded = rules_of(&decoded.encode_to_vec()).map(|r| r.len());
         assert_eq!(reencoded, Ok(0));
     }
 
     #[test]
     fn field_tables() {
-        let rules = rules(
+        let encoded = proto(
             r#"service S { rpc U(UpdateBookRequest) returns (Book) {
                  option (google.api.http) = { patch: "/v1/{book.name}" body: "book" }; } }"#,
         );
-        let names: Vec<&str> = rules.messages.keys().map(String::as_str).collect();
+        let (_, model) = crate::model::Model::decode(&encoded).unwrap();
+        let names: Vec<String> = model.rest_messages().into_iter().collect();
         // Repeated `editors` is not descended into, but `author` is; the
         // well-known leaves get no table.
         assert_eq!(
             names,
             ["lib.v1.Author", "lib.v1.Book", "lib.v1.UpdateBookRequest"]
         );
-        let book = &rules.messages["lib.v1.Book"];
-        let row = |name: &str| book.iter().find(|f| f.name == name).unwrap().clone();
-        assert_eq!(
-            row("author"),
-            FieldInfo {
-                name: "author".into(),
-                json_name: "author".into(),
-                number: row("author").number,
-                kind: FieldKind::Message,
-                repeated: false,
-                message: Some("lib.v1.Author".into()),
-            }
-        );
+        let book = model.message("lib.v1.Book").unwrap();
         let kinds: Vec<(&str, FieldKind, bool)> = book
+            .fields
             .iter()
-            .map(|f| (f.name.as_str(), f.kind, f.repeated))
+            .map(|f| (f.name.as_str(), model.field_kind(f), f.is_list()))
             .collect();
         assert_eq!(
             kinds,
@@ -662,23 +484,13 @@ mod tests {
                 ("cover", FieldKind::String, false),
             ]
         );
-        assert_eq!(row("in_print").json_name, "inPrint");
-        let mask = &rules.messages["lib.v1.UpdateBookRequest"][1];
+        assert_eq!(book.fields[1].message_type(), Some("lib.v1.Author"));
+        assert_eq!(book.fields[5].json_name, "inPrint");
+        let mask = &model.message("lib.v1.UpdateBookRequest").unwrap().fields[1];
         assert_eq!(
-            (mask.json_name.as_str(), mask.kind),
+            (mask.json_name.as_str(), model.field_kind(mask)),
             ("updateMask", FieldKind::String)
         );
-
-        // Flattened paths stop at recursion (Author.mentor is listed, not expanded twice).
-        let paths: Vec<String> = rules
-            .paths("lib.v1.UpdateBookRequest")
-            .iter()
-            .map(|p| format!("{}={}", p.proto_path.join("."), p.json_path.join(".")))
-            .collect();
-        assert!(paths.contains(&"book.author.display_name=book.author.displayName".into()));
-        assert!(paths.contains(&"book.author.mentor=book.author.mentor".into()));
-        assert!(!paths.iter().any(|p| p.starts_with("book.author.mentor.")));
-        assert!(paths.contains(&"update_mask=updateMask".into()));
     }
 
     #[test]
@@ -772,7 +584,7 @@ mod tests {
                    additional_bindings { get: "/v1/{name}:run" }
                    additional_bindings { get: "/v1/{name=**}" } }; } }"#,
         );
-        assert_eq!(ok.bindings.len(), 4);
+        assert_eq!(ok.len(), 4);
     }
 
     #[test]
@@ -781,6 +593,6 @@ mod tests {
             r#"service S { rpc A(UpdateBookRequest) returns (Book) {
                  option (google.api.http) = { get: "/v1/{book.published}/{book.genre}/{book.in_print}/{book.pages}/{book.signed}" }; } }"#,
         );
-        assert_eq!(ok.bindings.len(), 1);
+        assert_eq!(ok.len(), 1);
     }
 }

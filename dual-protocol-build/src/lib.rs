@@ -52,8 +52,18 @@
 //! under one of your include paths (e.g. a full googleapis checkout) is
 //! the one compiled.
 //!
+//! ## Testing without a file system
+//!
+//! [`Builder::generate`] returns every file `compile_*` would write
+//! (prost's and tonic's code included) as `(file name, contents)` pairs.
+//!
 //! ## Limitations
 //! - Protos without a `package` statement are not supported.
+//! - proto2 JSON follows prost's types: a `required` field, which prost
+//!   cannot tell unset, is always written; extensions, which prost drops,
+//!   are not in the JSON (`[ext.name]` keys are unknown fields).
+//! - Editions (`edition = "2023"`) are not supported: protox does not parse
+//!   them yet.
 //! - Options of prost-build and tonic-prost-build beyond those of [`Builder`]
 //!   are not exposed yet.
 
@@ -213,9 +223,7 @@ impl Builder {
     /// for users of `buf build -o` or `protoc --descriptor_set_out
     /// --include_imports`. Reads `google.api.http` rules from it.
     pub fn compile_fds_bytes(self, encoded: &[u8]) -> io::Result<()> {
-        let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
-        let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
-        self.compile(fds, encoded, &rules)
+        self.compile(encoded)
     }
 
     /// Generates code for every file of `fds` (it must include imports).
@@ -224,70 +232,59 @@ impl Builder {
     /// `google.api.http` rules: use [`compile_fds_bytes`](Self::compile_fds_bytes)
     /// with the encoded set to serve REST paths.
     pub fn compile_fds(self, fds: FileDescriptorSet) -> io::Result<()> {
-        let encoded = fds.encode_to_vec();
-        self.compile(fds, &encoded, &http_rule::HttpRules::default())
+        self.compile(&fds.encode_to_vec())
     }
 
-    /// Generates only this crate's part (`{package}.dual.rs` and
-    /// `{package}.openapi.json`, `{package}.descriptor_set.bin`) for an
-    /// encoded `FileDescriptorSet` and returns `(file name, contents)` pairs,
-    /// writing nothing; errors are those `compile_*` would report.
+    /// Generates every file [`compile_fds_bytes`](Self::compile_fds_bytes)
+    /// would write for an encoded `FileDescriptorSet` (imports included)
+    /// and returns them as `(file name, contents)` pairs, sorted by name,
+    /// writing nothing: per package `{package}.rs` (prost and tonic),
+    /// `{package}.serde.rs`, `{package}.dual.rs`, `{package}.openapi.json`
+    /// and `{package}.descriptor_set.bin`. Errors are those `compile_*`
+    /// would report.
     pub fn generate(&self, encoded: &[u8]) -> io::Result<Vec<(String, Contents)>> {
-        let fds = FileDescriptorSet::decode(encoded).map_err(io::Error::other)?;
-        let rules = http_rule::http_rules(encoded).map_err(io::Error::other)?;
-        let mut tables = tables(&fds, encoded, &rules)?;
-        let sets = self.descriptor_sets(encoded, &mut tables)?;
-        Ok(tables
+        // The one front end: one pool, one model, which every emitter reads.
+        let (pool, model) = model::Model::decode(encoded).map_err(io::Error::other)?;
+        let mut files: Vec<(String, Contents)> = self
+            .prost(&pool)?
             .into_iter()
             .map(|(name, code)| (name, Contents::Text(code)))
-            .chain(
+            .collect();
+        for package in &model.packages {
+            let mut serde = String::new();
+            emit_serde::package(
+                &model,
+                package,
+                "::dual_protocol::__private::json",
+                &mut serde,
+            );
+            files.push((format!("{package}.serde.rs"), Contents::Text(serde)));
+
+            let document = openapi::document(&model, package);
+            let mut table = String::new();
+            emit::package(&model, package, &mut table);
+            table.push_str(&openapi_const(&document));
+            if self.file_descriptor_set {
+                descriptor_set::rust_const(package, &mut table);
+            }
+            files.push((format!("{package}.dual.rs"), Contents::Text(table)));
+            files.push((format!("{package}.openapi.json"), Contents::Text(document)));
+        }
+        if self.file_descriptor_set {
+            let sets = descriptor_set::split(encoded, model.packages.iter().map(String::as_str))
+                .map_err(io::Error::other)?;
+            files.extend(
                 sets.into_iter()
                     .map(|(name, set)| (name, Contents::Binary(set))),
-            )
-            .collect())
+            );
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(files)
     }
 
-    /// The packages' descriptor sets, and their constants appended to their
-    /// tables, when [`file_descriptor_set`](Self::file_descriptor_set) is on.
-    fn descriptor_sets(
-        &self,
-        encoded: &[u8],
-        tables: &mut [(String, String)],
-    ) -> io::Result<Vec<(String, Vec<u8>)>> {
-        if !self.file_descriptor_set {
-            return Ok(Vec::new());
-        }
-        let mut packages = Vec::new();
-        for (name, code) in tables.iter_mut() {
-            if let Some(package) = name.strip_suffix(".dual.rs") {
-                descriptor_set::rust_const(package, code);
-                packages.push(package.to_owned());
-            }
-        }
-        descriptor_set::split(encoded, packages.iter().map(String::as_str))
-            .map_err(io::Error::other)
-    }
-
-    fn compile(
-        self,
-        fds: FileDescriptorSet,
-        encoded: &[u8],
-        rules: &http_rule::HttpRules,
-    ) -> io::Result<()> {
-        let out_dir = match &self.out_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR")
-                .map(PathBuf::from)
-                .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
-        };
-        let mut tables = tables(&fds, encoded, rules)?;
-        let sets = self.descriptor_sets(encoded, &mut tables)?;
-        let prefixes: Vec<String> = tables
-            .iter()
-            .filter_map(|(name, _)| name.strip_suffix(".dual.rs"))
-            .map(|package| format!(".{package}"))
-            .collect();
-
+    /// prost-build's messages and tonic-prost-build's services, in memory:
+    /// `(file name, code)` as `Config::compile_fds` would name them.
+    fn prost(&self, pool: &prost_reflect::DescriptorPool) -> io::Result<Vec<(String, String)>> {
         let mut prost = prost_build::Config::new();
         prost
             .compile_well_known_types()
@@ -295,7 +292,6 @@ impl Builder {
             .enable_type_names()
             .type_name_domain(["."], "type.googleapis.com")
             .extern_path(format!(".{}", names::WELL_KNOWN), names::WELL_KNOWN_RUST)
-            .out_dir(&out_dir)
             .service_generator(
                 tonic_prost_build::configure()
                     .build_server(self.build_server)
@@ -303,51 +299,41 @@ impl Builder {
                     .compile_well_known_types(true)
                     .service_generator(),
             );
-        prost.compile_fds(fds)?;
+        let requests = pool
+            .file_descriptor_protos()
+            .map(|file| {
+                (
+                    prost_build::Module::from_protobuf_package_name(file.package()),
+                    file.clone(),
+                )
+            })
+            .collect();
+        Ok(prost
+            .generate(requests)?
+            .into_iter()
+            .map(|(module, code)| (module.to_file_name_or("_"), code))
+            .collect())
+    }
 
-        let pool = prost_reflect::DescriptorPool::decode(encoded).map_err(io::Error::other)?;
-        for prefix in &prefixes {
-            let package = prefix.trim_start_matches('.');
-            let mut code = String::new();
-            emit_serde::package(
-                &pool,
-                package,
-                "::dual_protocol::__private::json",
-                &mut code,
-            );
-            std::fs::write(out_dir.join(format!("{package}.serde.rs")), code)?;
-        }
-
-        for (name, code) in tables {
-            std::fs::write(out_dir.join(name), code)?;
-        }
-        for (name, set) in sets {
-            std::fs::write(out_dir.join(name), set)?;
+    /// [`generate`](Self::generate), then writes the files to the output
+    /// directory (a file whose contents did not change is not touched, so
+    /// cargo does not rebuild for it).
+    fn compile(self, encoded: &[u8]) -> io::Result<()> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| io::Error::other("OUT_DIR is not set; call out_dir()"))?,
+        };
+        for (name, contents) in self.generate(encoded)? {
+            let path = out_dir.join(name);
+            if std::fs::read(&path).is_ok_and(|old| old == contents.as_bytes()) {
+                continue;
+            }
+            std::fs::write(path, contents.as_bytes())?;
         }
         Ok(())
     }
-}
-
-/// The `{package}.dual.rs` and `{package}.openapi.json` files: (file
-/// name, contents).
-fn tables(
-    fds: &FileDescriptorSet,
-    encoded: &[u8],
-    rules: &http_rule::HttpRules,
-) -> io::Result<Vec<(String, String)>> {
-    let mut packages = model::packages(fds).map_err(io::Error::other)?;
-    model::attach_http(&mut packages, rules, fds).map_err(io::Error::other)?;
-    let pool = prost_reflect::DescriptorPool::decode(encoded).map_err(io::Error::other)?;
-    let mut files = Vec::with_capacity(2 * packages.len());
-    for package in packages {
-        let document = openapi::document(&pool, rules, &package.name);
-        let mut code = String::new();
-        emit::package(&package, &mut code);
-        code.push_str(&openapi_const(&document));
-        files.push((format!("{}.dual.rs", package.name), code));
-        files.push((format!("{}.openapi.json", package.name), document));
-    }
-    Ok(files)
 }
 
 /// `OPENAPI`, the document as a raw string literal, which `DUAL_PROTOCOL`

@@ -31,14 +31,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use prost_reflect::{
-    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
-    ServiceDescriptor,
-};
-use prost_types::method_options::IdempotencyLevel;
-
-use crate::http_rule::{HttpBinding, HttpRules};
+use crate::http_rule::HttpBinding;
 use crate::json::Json;
+use crate::model::{
+    Enum, Field, FieldKind, Message, Method, MethodKind, Model, Service, Type, WellKnown,
+};
 use dual_protocol_template::{Segment, Template};
 
 const SCHEMAS: &str = "#/components/schemas/";
@@ -52,7 +49,6 @@ const STREAM_ERROR: &str = "dual_protocol.StreamError";
 const CONNECT_ERROR: &str = "connect.Error";
 const HTTP_BODY: &str = "google.api.HttpBody";
 const ANY: &str = "google.protobuf.Any";
-const NULL_VALUE: &str = "google.protobuf.NullValue";
 const NDJSON: &str = "application/x-ndjson";
 const EVENT_STREAM: &str = "text/event-stream";
 const JSON: &str = "application/json";
@@ -64,27 +60,14 @@ const BASE64_PATTERN: &str = "^(?:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw](?:
 /// The largest `google.protobuf.Duration`, in seconds.
 const DURATION_MAX_SECONDS: &str = "315576000000";
 
-/// The wrappers, which are their value (or `null`) in JSON.
-const WRAPPERS: [&str; 9] = [
-    "google.protobuf.DoubleValue",
-    "google.protobuf.FloatValue",
-    "google.protobuf.Int64Value",
-    "google.protobuf.UInt64Value",
-    "google.protobuf.Int32Value",
-    "google.protobuf.UInt32Value",
-    "google.protobuf.BoolValue",
-    "google.protobuf.StringValue",
-    "google.protobuf.BytesValue",
-];
-
 /// Verbs OpenAPI has a field for.
 const VERBS: [&str; 8] = [
     "get", "put", "post", "delete", "patch", "head", "options", "trace",
 ];
 
 /// The OpenAPI document of `package`, as compact JSON text.
-pub(crate) fn document(pool: &DescriptorPool, rules: &HttpRules, package: &str) -> String {
-    Generator::new(pool, rules).package(package).to_text()
+pub(crate) fn document(model: &Model, package: &str) -> String {
+    Generator::new(model).package(package).to_text()
 }
 
 /// What a request or response body is.
@@ -96,20 +79,8 @@ enum Body {
     Json(Json),
 }
 
-/// How a field's value can be written as text (a path or query value).
-enum TextKind {
-    Leaf,
-    /// A message whose fields can be named (`a.b=...`).
-    Message(MessageDescriptor),
-    /// A map or a well-known type without a string form.
-    Unsupported,
-}
-
 struct Generator<'a> {
-    pool: &'a DescriptorPool,
-    rules: &'a HttpRules,
-    /// Leading comments by (file, source path).
-    comments: HashMap<(String, Vec<i32>), String>,
+    model: &'a Model,
     schemas: BTreeMap<String, Json>,
     /// Schemas referenced and not yet written.
     wanted: Vec<String>,
@@ -119,24 +90,9 @@ struct Generator<'a> {
 }
 
 impl<'a> Generator<'a> {
-    fn new(pool: &'a DescriptorPool, rules: &'a HttpRules) -> Self {
-        let mut comments = HashMap::new();
-        for file in pool.files() {
-            let Some(info) = &file.file_descriptor_proto().source_code_info else {
-                continue;
-            };
-            for location in &info.location {
-                if let Some(text) = location.leading_comments.as_deref().map(clean_comment)
-                    && !text.is_empty()
-                {
-                    comments.insert((file.name().to_owned(), location.path.clone()), text);
-                }
-            }
-        }
+    fn new(model: &'a Model) -> Self {
         Self {
-            pool,
-            rules,
-            comments,
+            model,
             schemas: BTreeMap::new(),
             wanted: Vec::new(),
             requested: HashSet::new(),
@@ -144,26 +100,18 @@ impl<'a> Generator<'a> {
         }
     }
 
-    fn comment(&self, file: &str, path: &[i32]) -> Option<&str> {
-        self.comments
-            .get(&(file.to_owned(), path.to_vec()))
-            .map(String::as_str)
-    }
-
     fn package(mut self, package: &str) -> Json {
         let mut paths: Vec<(String, Json)> = Vec::new();
         let mut tags = Vec::new();
-        for service in self.pool.services() {
-            if service.package_name() != package {
-                continue;
-            }
-            let mut tag = Json::obj().with("name", service.full_name());
-            if let Some(text) = self.comment(service.parent_file().name(), service.path()) {
+        let model = self.model;
+        for service in model.services.iter().filter(|s| s.package == package) {
+            let mut tag = Json::obj().with("name", &service.full_name);
+            if let Some(text) = &service.comment {
                 tag.set("description", text);
             }
             tags.push(tag);
-            for method in service.methods() {
-                for (path, verb, operation) in self.operations(&service, &method) {
+            for method in &service.methods {
+                for (path, verb, operation) in self.operations(service, method) {
                     match paths.iter_mut().find(|(p, _)| *p == path) {
                         Some((_, item)) => item.set(&verb, operation),
                         None => paths.push((path, Json::obj().with(&verb, operation))),
@@ -171,15 +119,11 @@ impl<'a> Generator<'a> {
                 }
             }
         }
-        for message in self.pool.all_messages() {
-            if message.package_name() == package && !message.is_map_entry() {
-                self.want(message.full_name());
-            }
+        for message in model.messages.iter().filter(|m| m.package == package) {
+            self.want(&message.full_name);
         }
-        for enumeration in self.pool.all_enums() {
-            if enumeration.package_name() == package {
-                self.want(enumeration.full_name());
-            }
+        for enumeration in model.enums.iter().filter(|e| e.package == package) {
+            self.want(&enumeration.full_name);
         }
         // The error responses name them.
         self.want(STATUS);
@@ -217,16 +161,14 @@ impl<'a> Generator<'a> {
     /// The RPC path operation and one per REST binding: (path, verb, operation).
     fn operations(
         &mut self,
-        service: &ServiceDescriptor,
-        method: &MethodDescriptor,
+        service: &'a Service,
+        method: &'a Method,
     ) -> Vec<(String, String, Json)> {
-        let rpc_path = format!("/{}/{}", service.full_name(), method.name());
-        let id = format!("{}_{}", service.name(), method.name());
-        let rules = self.rules;
+        let rpc_path = method.path.clone();
+        let id = format!("{}_{}", service.name, method.name);
         let mut out = Vec::new();
         let mut unnamed = Vec::new();
-        let bindings = rules.bindings.iter().filter(|b| b.method_path == rpc_path);
-        for (i, binding) in bindings.enumerate() {
+        for (i, binding) in method.http.iter().enumerate() {
             let verb = binding.verb.to_ascii_lowercase();
             if !VERBS.contains(&verb.as_str()) {
                 unnamed.push(format!("`{} {}`", binding.verb, binding.template));
@@ -241,12 +183,7 @@ impl<'a> Generator<'a> {
         }
         let operation = self.rpc_operation(service, method, format!("{id}_rpc"), &unnamed);
         out.push((rpc_path.clone(), "post".to_owned(), operation));
-        let no_side_effects = method
-            .method_descriptor_proto()
-            .options
-            .as_ref()
-            .is_some_and(|o| o.idempotency_level() == IdempotencyLevel::NoSideEffects);
-        if no_side_effects && !method.is_client_streaming() && !method.is_server_streaming() {
+        if method.no_side_effects() && !method.client_streaming && !method.server_streaming {
             let operation = self.connect_get_operation(service, method, format!("{id}_get"));
             out.push((rpc_path, "get".to_owned(), operation));
         }
@@ -257,8 +194,8 @@ impl<'a> Generator<'a> {
     /// marked `idempotency_level = NO_SIDE_EFFECTS` (cacheable calls).
     fn connect_get_operation(
         &mut self,
-        service: &ServiceDescriptor,
-        method: &MethodDescriptor,
+        service: &Service,
+        method: &Method,
         operation_id: String,
     ) -> Json {
         let about = format!(
@@ -266,8 +203,7 @@ impl<'a> Generator<'a> {
              request message as JSON in the query, so that the call can be cached. \
              `encoding=proto` with the protobuf in `message` (base64 with `base64=1`) and \
              `compression` are served too. Errors are Connect error JSON.",
-            service.full_name(),
-            method.name()
+            service.full_name, method.name
         );
         let mut operation = self.operation_head(service, method, operation_id, about);
         let enumeration = |values: &[&str]| {
@@ -297,7 +233,7 @@ impl<'a> Generator<'a> {
                     "content",
                     Json::obj().with(
                         JSON,
-                        Json::obj().with("schema", self.reference(method.input().full_name())),
+                        Json::obj().with("schema", self.reference(&method.input)),
                     ),
                 ),
         ];
@@ -309,7 +245,7 @@ impl<'a> Generator<'a> {
                 "content",
                 Json::obj().with(
                     JSON,
-                    Json::obj().with("schema", self.reference(method.output().full_name())),
+                    Json::obj().with("schema", self.reference(&method.output)),
                 ),
             );
         operation.set(
@@ -322,24 +258,21 @@ impl<'a> Generator<'a> {
                 .with("504", error.clone())
                 .with("default", error),
         );
-        operation.set(
-            "x-grpc-method",
-            format!("/{}/{}", service.full_name(), method.name()),
-        );
-        operation.set("x-grpc-kind", "unary");
+        operation.set("x-grpc-method", &method.path);
+        operation.set("x-grpc-kind", MethodKind::Unary.snake());
         operation
     }
 
     /// Tags, summary, description, id, deprecation.
     fn operation_head(
         &self,
-        service: &ServiceDescriptor,
-        method: &MethodDescriptor,
+        service: &Service,
+        method: &Method,
         operation_id: String,
         about: String,
     ) -> Json {
-        let mut operation = Json::obj().with("tags", vec![service.full_name().into()]);
-        let comment = self.comment(method.parent_file().name(), method.path());
+        let mut operation = Json::obj().with("tags", vec![service.full_name.as_str().into()]);
+        let comment = method.comment.as_deref();
         if let Some(text) = comment {
             operation.set("summary", summary(text));
         }
@@ -349,20 +282,7 @@ impl<'a> Generator<'a> {
         };
         operation.set("description", description);
         operation.set("operationId", operation_id);
-        let deprecated = |o: Option<bool>| o.unwrap_or(false);
-        if deprecated(
-            method
-                .method_descriptor_proto()
-                .options
-                .as_ref()
-                .map(|o| o.deprecated()),
-        ) || deprecated(
-            service
-                .service_descriptor_proto()
-                .options
-                .as_ref()
-                .map(|o| o.deprecated()),
-        ) {
+        if method.deprecated || service.deprecated {
             operation.set("deprecated", true);
         }
         operation
@@ -370,22 +290,21 @@ impl<'a> Generator<'a> {
 
     fn rest_operation(
         &mut self,
-        service: &ServiceDescriptor,
-        method: &MethodDescriptor,
+        service: &Service,
+        method: &Method,
         binding: &HttpBinding,
         operation_id: String,
     ) -> (String, Json) {
-        let template = Template::parse(&binding.template)
-            .expect("http_rule checked every template before this runs");
-        let input = method.input();
-        let (path, mut parameters) = self.rest_path(&template, &input);
+        let template = &binding.parsed;
+        let input = self.message(&method.input);
+        let (path, mut parameters) = self.rest_path(template, input);
         let body = match binding.body.as_str() {
             "" => Body::None,
-            "*" if input.full_name() == HTTP_BODY => Body::Raw,
-            "*" => Body::Json(self.reference(input.full_name())),
-            field => match input.get_field_by_name(field) {
-                Some(f) if is_http_body(&f) => Body::Raw,
-                Some(f) => Body::Json(self.field_schema(&f)),
+            "*" if method.input == HTTP_BODY => Body::Raw,
+            "*" => Body::Json(self.reference(&method.input)),
+            field => match field_named(input, field) {
+                Some(f) if is_http_body(f) => Body::Raw,
+                Some(f) => Body::Json(self.field_schema(f)),
                 None => Body::None,
             },
         };
@@ -397,23 +316,20 @@ impl<'a> Generator<'a> {
                 .iter()
                 .map(|v| v.field_path.clone())
                 .collect();
-            parameters.extend(self.query_parameters(&input, &bound, &binding.body));
+            parameters.extend(self.query_parameters(input, &bound, &binding.body));
         }
-        let output = method.output();
+        let output = self.message(&method.output);
         let response = match binding.response_body.as_str() {
-            "" if output.full_name() == HTTP_BODY => Body::Raw,
-            "" => Body::Json(self.reference(output.full_name())),
-            field => match output.get_field_by_name(field) {
-                Some(f) => Body::Json(self.field_schema(&f)),
-                None => Body::Json(self.reference(output.full_name())),
+            "" if method.output == HTTP_BODY => Body::Raw,
+            "" => Body::Json(self.reference(&method.output)),
+            field => match field_named(output, field) {
+                Some(f) => Body::Json(self.field_schema(f)),
+                None => Body::Json(self.reference(&method.output)),
             },
         };
         let mut about = format!(
             "REST binding `{} {}` of the gRPC method `/{}/{}`.",
-            binding.verb,
-            binding.template,
-            service.full_name(),
-            method.name()
+            binding.verb, binding.template, service.full_name, method.name
         );
         if !binding.response_body.is_empty() {
             about.push_str(&format!(
@@ -427,7 +343,7 @@ impl<'a> Generator<'a> {
         }
         self.finish_operation(&mut operation, method, body, response);
         if !matches!(binding.body.as_str(), "" | "*")
-            && !method.is_client_streaming()
+            && !method.client_streaming
             && let Some(request_body) = operation.get_mut("requestBody")
             && request_body
                 .get("content")
@@ -436,7 +352,7 @@ impl<'a> Generator<'a> {
         {
             let description = format!(
                 "The request field `{}` (the path and the query set the others).",
-                json_path(&input, std::slice::from_ref(&binding.body))
+                self.json_path(input, std::slice::from_ref(&binding.body))
             );
             request_body.set("description", description);
         }
@@ -445,17 +361,16 @@ impl<'a> Generator<'a> {
 
     fn rpc_operation(
         &mut self,
-        service: &ServiceDescriptor,
-        method: &MethodDescriptor,
+        service: &Service,
+        method: &Method,
         operation_id: String,
         unnamed: &[String],
     ) -> Json {
-        let (input, output) = (method.input(), method.output());
-        let body = match input.full_name() {
+        let body = match method.input.as_str() {
             HTTP_BODY => Body::Raw,
             name => Body::Json(self.reference(name)),
         };
-        let response = match output.full_name() {
+        let response = match method.output.as_str() {
             HTTP_BODY => Body::Raw,
             name => Body::Json(self.reference(name)),
         };
@@ -467,8 +382,7 @@ impl<'a> Generator<'a> {
              `application/grpc-web-text`), gRPC, and a WebSocket (`GET` with \
              `Upgrade: websocket`: one JSON text frame per message each way, then a close \
              frame with the status).",
-            service.full_name(),
-            method.name()
+            service.full_name, method.name
         );
         if !unnamed.is_empty() {
             about.push_str(&format!(
@@ -485,12 +399,12 @@ impl<'a> Generator<'a> {
     fn finish_operation(
         &mut self,
         operation: &mut Json,
-        method: &MethodDescriptor,
+        method: &Method,
         body: Body,
         response: Body,
     ) {
-        let streams_in = method.is_client_streaming();
-        let streams_out = method.is_server_streaming();
+        let streams_in = method.client_streaming;
+        let streams_out = method.server_streaming;
         let has_body = !matches!(body, Body::None);
         match body {
             Body::None => {}
@@ -601,21 +515,12 @@ impl<'a> Generator<'a> {
         responses.set("504", response_ref("GatewayTimeout"));
         responses.set("default", response_ref("Error"));
         operation.set("responses", responses);
-        operation.set(
-            "x-grpc-method",
-            format!("/{}/{}", method.parent_service().full_name(), method.name()),
-        );
-        let kind = match (streams_in, streams_out) {
-            (false, false) => "unary",
-            (false, true) => "server_streaming",
-            (true, false) => "client_streaming",
-            (true, true) => "bidi_streaming",
-        };
-        operation.set("x-grpc-kind", kind);
+        operation.set("x-grpc-method", &method.path);
+        operation.set("x-grpc-kind", method.kind().snake());
     }
 
     /// The OpenAPI path of a template and its path parameters.
-    fn rest_path(&mut self, template: &Template, input: &MessageDescriptor) -> (String, Vec<Json>) {
+    fn rest_path(&mut self, template: &Template, input: &'a Message) -> (String, Vec<Json>) {
         let segments = &template.segments;
         let variable_at = |i: usize| {
             template
@@ -646,11 +551,13 @@ impl<'a> Generator<'a> {
                 let mut names = Vec::new();
                 for &i in &wild {
                     let base = match variable_at(i) {
-                        Some(v) if v.end - v.start == 1 => json_path(input, &v.field_path),
+                        Some(v) if v.end - v.start == 1 => self.json_path(input, &v.field_path),
                         variable => match i.checked_sub(1).map(|p| &segments[p]) {
                             Some(Segment::Literal(literal)) => singular(literal),
                             _ => match variable {
-                                Some(v) => format!("{}Part", json_path(input, &v.field_path)),
+                                Some(v) => {
+                                    format!("{}Part", self.json_path(input, &v.field_path))
+                                }
                                 None => "segment".to_owned(),
                             },
                         },
@@ -687,16 +594,15 @@ impl<'a> Generator<'a> {
             let rest = segments[i] == Segment::Rest;
             let (description, schema) = match variable_at(i) {
                 Some(v) if v.end - v.start == 1 => {
-                    let field = field_at(input, &v.field_path);
-                    let mut description =
-                        format!("The request field `{}`.", json_path(input, &v.field_path));
-                    if let Some(text) = field
-                        .as_ref()
-                        .and_then(|f| self.comment(f.parent_file().name(), f.path()))
-                    {
+                    let field = self.field_at(input, &v.field_path);
+                    let mut description = format!(
+                        "The request field `{}`.",
+                        self.json_path(input, &v.field_path)
+                    );
+                    if let Some(text) = field.and_then(|f| f.comment.as_deref()) {
                         description = format!("{text}\n\n{description}");
                     }
-                    let schema = match (&field, rest) {
+                    let schema = match (field, rest) {
                         (Some(f), false) => self.text_schema(f),
                         _ => string_schema(),
                     };
@@ -707,7 +613,7 @@ impl<'a> Generator<'a> {
                     (
                         format!(
                             "A segment of the request field `{}`, which is `{whole}`.",
-                            json_path(input, &v.field_path)
+                            self.json_path(input, &v.field_path)
                         ),
                         string_schema(),
                     )
@@ -742,12 +648,12 @@ impl<'a> Generator<'a> {
     /// paths (`book.title`); repeated ones repeat (`tags=a&tags=b`).
     fn query_parameters(
         &mut self,
-        input: &MessageDescriptor,
+        input: &'a Message,
         bound: &[Vec<String>],
         body: &str,
     ) -> Vec<Json> {
         let mut out = Vec::new();
-        let mut stack = vec![input.full_name().to_owned()];
+        let mut stack = vec![input.full_name.clone()];
         self.walk_query(
             input,
             &mut Vec::new(),
@@ -763,7 +669,7 @@ impl<'a> Generator<'a> {
     #[allow(clippy::too_many_arguments)]
     fn walk_query(
         &mut self,
-        message: &MessageDescriptor,
+        message: &'a Message,
         proto: &mut Vec<String>,
         json: &mut Vec<String>,
         bound: &[Vec<String>],
@@ -771,39 +677,78 @@ impl<'a> Generator<'a> {
         stack: &mut Vec<String>,
         out: &mut Vec<Json>,
     ) {
-        for field in message.fields() {
-            if proto.is_empty() && field.name() == body {
+        let model = self.model;
+        for field in &message.fields {
+            if proto.is_empty() && field.name == body {
                 continue;
             }
-            proto.push(field.name().to_owned());
-            json.push(field.json_name().to_owned());
+            proto.push(field.name.clone());
+            json.push(field.json_name.clone());
             if !bound.contains(proto) {
-                match text_kind(&field) {
-                    TextKind::Leaf => {
+                match model.field_kind(field) {
+                    kind if kind.is_leaf() => {
                         let mut parameter =
                             Json::obj().with("name", json.join(".")).with("in", "query");
-                        if let Some(text) = self.comment(field.parent_file().name(), field.path()) {
+                        if let Some(text) = &field.comment {
                             parameter.set("description", text);
                         }
-                        if is_deprecated_field(&field) {
+                        if field.deprecated {
                             parameter.set("deprecated", true);
                         }
-                        parameter.set("schema", self.text_schema(&field));
+                        parameter.set("schema", self.text_schema(field));
                         out.push(parameter);
                     }
-                    TextKind::Message(inner)
-                        if !field.is_list() && !stack.iter().any(|s| s == inner.full_name()) =>
-                    {
-                        stack.push(inner.full_name().to_owned());
-                        self.walk_query(&inner, proto, json, bound, body, stack, out);
-                        stack.pop();
+                    FieldKind::Message => {
+                        if let (false, Some(inner)) = (
+                            field.is_list(),
+                            field.message_type().and_then(|name| model.message(name)),
+                        ) && !stack.contains(&inner.full_name)
+                        {
+                            stack.push(inner.full_name.clone());
+                            self.walk_query(inner, proto, json, bound, body, stack, out);
+                            stack.pop();
+                        }
                     }
-                    TextKind::Message(_) | TextKind::Unsupported => {}
+                    _ => {}
                 }
             }
             proto.pop();
             json.pop();
         }
+    }
+
+    /// The message `full_name` (every method's input and output is in the
+    /// model).
+    fn message(&self, full_name: &str) -> &'a Message {
+        self.model
+            .message(full_name)
+            .expect("a method's messages are in the descriptor set")
+    }
+
+    /// The field a path of proto names leads to.
+    fn field_at(&self, message: &'a Message, path: &[String]) -> Option<&'a Field> {
+        let (last, parents) = path.split_last()?;
+        let mut message = message;
+        for name in parents {
+            message = self
+                .model
+                .message(field_named(message, name)?.message_type()?)?;
+        }
+        field_named(message, last)
+    }
+
+    /// A path of proto names as dotted JSON names (`book.name`).
+    fn json_path(&self, message: &'a Message, path: &[String]) -> String {
+        let mut message = Some(message);
+        let mut out = Vec::new();
+        for name in path {
+            let field = message.and_then(|m| field_named(m, name));
+            out.push(field.map_or(name.clone(), |f| f.json_name.clone()));
+            message = field
+                .and_then(Field::message_type)
+                .and_then(|name| self.model.message(name));
+        }
+        out.join(".")
     }
 
     fn want(&mut self, name: &str) {
@@ -838,11 +783,12 @@ impl<'a> Generator<'a> {
         if name == CONNECT_ERROR {
             return self.connect_error_schema();
         }
-        if let Some(message) = self.pool.get_message_by_name(name) {
-            return self.message_schema(&message);
+        let model = self.model;
+        if let Some(message) = model.message(name) {
+            return self.message_schema(message);
         }
-        match self.pool.get_enum_by_name(name) {
-            Some(enumeration) => self.enum_schema(&enumeration),
+        match model.enumeration(name) {
+            Some(enumeration) => self.enum_schema(enumeration),
             None => Json::obj(),
         }
     }
@@ -966,69 +912,56 @@ impl<'a> Generator<'a> {
             .with("additionalProperties", false)
     }
 
-    fn message_schema(&mut self, message: &MessageDescriptor) -> Json {
-        let description = self
-            .comment(message.parent_file().name(), message.path())
-            .map(str::to_owned);
+    fn message_schema(&mut self, message: &'a Message) -> Json {
         let mut schema = match self.well_known(message) {
             Some(schema) => schema,
             None => self.object_schema(message),
         };
-        if let Some(text) = description
+        if let Some(text) = &message.comment
             && schema.get("description").is_none()
         {
             schema.set("description", text);
         }
-        if message
-            .descriptor_proto()
-            .options
-            .as_ref()
-            .is_some_and(|o| o.deprecated())
-        {
+        if message.deprecated {
             schema.set("deprecated", true);
         }
         schema
     }
 
-    fn object_schema(&mut self, message: &MessageDescriptor) -> Json {
+    fn object_schema(&mut self, message: &'a Message) -> Json {
         let mut properties = Json::obj();
-        let mut oneofs: Vec<(String, Vec<String>)> = Vec::new();
-        for field in message.fields() {
-            let mut schema = self.field_schema(&field);
+        for field in &message.fields {
+            let mut schema = self.field_schema(field);
             let mut notes = Vec::new();
-            if let Some(text) = self.comment(field.parent_file().name(), field.path()) {
-                notes.push(text.to_owned());
+            if let Some(text) = &field.comment {
+                notes.push(text.clone());
             }
-            if let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic()) {
-                let members: Vec<String> =
-                    oneof.fields().map(|f| f.json_name().to_owned()).collect();
+            if let Some(oneof) = field.oneof.map(|i| &message.oneofs[i]) {
                 notes.push(format!(
                     "Member of the oneof `{}`: at most one of `{}` is set.",
-                    oneof.name(),
-                    members.join("`, `")
+                    oneof.name,
+                    oneof_members(message, oneof.fields.as_slice()).join("`, `")
                 ));
-                if !oneofs.iter().any(|(name, _)| name == oneof.name()) {
-                    oneofs.push((oneof.name().to_owned(), members));
-                }
             }
             if !notes.is_empty() {
                 schema.set("description", notes.join("\n\n"));
             }
-            if is_deprecated_field(&field) {
+            if field.deprecated {
                 schema.set("deprecated", true);
             }
-            if field.name() != field.json_name() {
-                schema.set("x-proto-name", field.name());
+            if field.name != field.json_name {
+                schema.set("x-proto-name", &field.name);
             }
-            properties.set(field.json_name(), schema);
+            properties.set(&field.json_name, schema);
         }
         let mut schema = Json::obj()
             .with("type", "object")
             .with("properties", properties)
             .with("additionalProperties", false);
-        if !oneofs.is_empty() {
+        if !message.oneofs.is_empty() {
             let mut pairs = Vec::new();
-            for (_, members) in &oneofs {
+            for oneof in &message.oneofs {
+                let members = oneof_members(message, &oneof.fields);
                 for (i, a) in members.iter().enumerate() {
                     for b in &members[i + 1..] {
                         pairs.push(Json::obj().with("required", vec![a.into(), b.into()]));
@@ -1038,12 +971,18 @@ impl<'a> Generator<'a> {
             schema.set(
                 "x-oneof",
                 Json::Obj(
-                    oneofs
-                        .into_iter()
-                        .map(|(name, members)| {
+                    message
+                        .oneofs
+                        .iter()
+                        .map(|oneof| {
                             (
-                                name,
-                                Json::Arr(members.into_iter().map(Json::Str).collect()),
+                                oneof.name.clone(),
+                                Json::Arr(
+                                    oneof_members(message, &oneof.fields)
+                                        .into_iter()
+                                        .map(Json::Str)
+                                        .collect(),
+                                ),
                             )
                         })
                         .collect(),
@@ -1057,10 +996,9 @@ impl<'a> Generator<'a> {
     }
 
     /// The special JSON forms of the well-known types.
-    fn well_known(&mut self, message: &MessageDescriptor) -> Option<Json> {
-        let name = message.full_name();
-        let schema = match name {
-            "google.protobuf.Timestamp" => Json::obj()
+    fn well_known(&mut self, message: &Message) -> Option<Json> {
+        let schema = match message.well_known.as_ref()? {
+            WellKnown::Timestamp => Json::obj()
                 .with("type", "string")
                 .with("format", "date-time")
                 .with(
@@ -1068,7 +1006,7 @@ impl<'a> Generator<'a> {
                     "An RFC 3339 date-time. Written in UTC with a `Z` and 0, 3, 6 or 9 \
                      fractional digits (`1972-01-01T10:00:20.021Z`); offsets are accepted.",
                 ),
-            "google.protobuf.Duration" => Json::obj()
+            WellKnown::Duration => Json::obj()
                 .with("type", "string")
                 .with("pattern", duration_pattern())
                 .with(
@@ -1076,24 +1014,24 @@ impl<'a> Generator<'a> {
                     "Seconds with up to 9 fractional digits and an `s`: `1.5s`, `-0.000000001s`; \
                      within +-315576000000s.",
                 ),
-            "google.protobuf.FieldMask" => Json::obj().with("type", "string").with(
+            WellKnown::FieldMask => Json::obj().with("type", "string").with(
                 "description",
                 "Field paths in lowerCamelCase, comma-separated: `title,publishTime`.",
             ),
-            "google.protobuf.Struct" => Json::obj()
+            WellKnown::Struct => Json::obj()
                 .with("type", "object")
                 .with("additionalProperties", true)
                 .with("description", "Any JSON object."),
-            "google.protobuf.Value" => Json::obj().with("description", "Any JSON value."),
-            "google.protobuf.ListValue" => Json::obj()
+            WellKnown::Value => Json::obj().with("description", "Any JSON value."),
+            WellKnown::ListValue => Json::obj()
                 .with("type", "array")
                 .with("items", true)
                 .with("description", "Any JSON array."),
-            "google.protobuf.Empty" => Json::obj()
+            WellKnown::Empty => Json::obj()
                 .with("type", "object")
                 .with("additionalProperties", false)
                 .with("description", "The empty message: `{}`."),
-            ANY => Json::obj()
+            WellKnown::Any => Json::obj()
                 .with("type", "object")
                 .with("required", vec!["@type".into()])
                 .with(
@@ -1119,9 +1057,8 @@ impl<'a> Generator<'a> {
                      well-known type with a special form has it as `value`; a type the server \
                      does not know has its protobuf bytes in base64 as `value`.",
                 ),
-            _ if WRAPPERS.contains(&name) => {
-                let value = message.get_field_by_name("value")?;
-                let mut schema = self.value_schema(&value.kind());
+            WellKnown::Wrapper(value) => {
+                let mut schema = self.value_schema(value);
                 if let Some(Json::Str(t)) = schema.get("type") {
                     let t = t.clone();
                     schema.set("type", vec![t.into(), "null".into()]);
@@ -1131,13 +1068,13 @@ impl<'a> Generator<'a> {
                     "A wrapper: its value in JSON, or `null` for none.",
                 )
             }
-            _ => return None,
+            WellKnown::NullValue => return None,
         };
         Some(schema)
     }
 
-    fn enum_schema(&self, enumeration: &EnumDescriptor) -> Json {
-        if enumeration.full_name() == NULL_VALUE {
+    fn enum_schema(&self, enumeration: &Enum) -> Json {
+        if enumeration.well_known == Some(WellKnown::NullValue) {
             return Json::obj()
                 .with("type", "null")
                 .with("description", "JSON `null`.");
@@ -1145,32 +1082,23 @@ impl<'a> Generator<'a> {
         let mut names = Vec::new();
         let mut numbers = Vec::new();
         let mut notes = Vec::new();
-        for value in enumeration.values() {
-            names.push(Json::from(value.name()));
-            numbers.push(Json::from(value.number()));
-            let deprecated = value
-                .enum_value_descriptor_proto()
-                .options
-                .as_ref()
-                .is_some_and(|o| o.deprecated());
-            let comment = self.comment(value.parent_file().name(), value.path());
-            match (comment, deprecated) {
+        for value in &enumeration.values {
+            names.push(Json::from(value.name.as_str()));
+            numbers.push(Json::from(value.number));
+            match (&value.comment, value.deprecated) {
                 (Some(text), true) => notes.push(format!(
                     "- `{}` (deprecated): {}",
-                    value.name(),
+                    value.name,
                     text.replace('\n', " ")
                 )),
                 (Some(text), false) => {
-                    notes.push(format!("- `{}`: {}", value.name(), text.replace('\n', " ")))
+                    notes.push(format!("- `{}`: {}", value.name, text.replace('\n', " ")))
                 }
-                (None, true) => notes.push(format!("- `{}` (deprecated)", value.name())),
+                (None, true) => notes.push(format!("- `{}` (deprecated)", value.name)),
                 (None, false) => {}
             }
         }
-        let mut description = self
-            .comment(enumeration.parent_file().name(), enumeration.path())
-            .map(str::to_owned)
-            .unwrap_or_default();
+        let mut description = enumeration.comment.clone().unwrap_or_default();
         if !notes.is_empty() {
             if !description.is_empty() {
                 description.push_str("\n\n");
@@ -1186,36 +1114,27 @@ impl<'a> Generator<'a> {
             .with("enum", names)
             .with("description", description)
             .with("x-enum-numbers", numbers);
-        if enumeration
-            .enum_descriptor_proto()
-            .options
-            .as_ref()
-            .is_some_and(|o| o.deprecated())
-        {
+        if enumeration.deprecated {
             schema.set("deprecated", true);
         }
         schema
     }
 
     /// A field's JSON schema: a map, a list, or one value.
-    fn field_schema(&mut self, field: &FieldDescriptor) -> Json {
-        if field.is_map()
-            && let Kind::Message(entry) = field.kind()
-        {
-            let key = entry.map_entry_key_field().kind();
-            let mut schema = Json::obj().with("type", "object").with(
-                "additionalProperties",
-                self.value_schema(&entry.map_entry_value_field().kind()),
-            );
+    fn field_schema(&mut self, field: &Field) -> Json {
+        if let Some((key, value)) = &field.map {
+            let mut schema = Json::obj()
+                .with("type", "object")
+                .with("additionalProperties", self.value_schema(value));
             let keys = match key {
-                Kind::Int32
-                | Kind::Sint32
-                | Kind::Sfixed32
-                | Kind::Int64
-                | Kind::Sint64
-                | Kind::Sfixed64 => Some("^-?[0-9]+$"),
-                Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => Some("^[0-9]+$"),
-                Kind::Bool => Some("^(true|false)$"),
+                Type::Int32
+                | Type::Sint32
+                | Type::Sfixed32
+                | Type::Int64
+                | Type::Sint64
+                | Type::Sfixed64 => Some("^-?[0-9]+$"),
+                Type::Uint32 | Type::Fixed32 | Type::Uint64 | Type::Fixed64 => Some("^[0-9]+$"),
+                Type::Bool => Some("^(true|false)$"),
                 _ => None,
             };
             if let Some(pattern) = keys {
@@ -1226,13 +1145,13 @@ impl<'a> Generator<'a> {
         if field.is_list() {
             return Json::obj()
                 .with("type", "array")
-                .with("items", self.value_schema(&field.kind()));
+                .with("items", self.value_schema(&field.ty));
         }
-        self.value_schema(&field.kind())
+        self.value_schema(&field.ty)
     }
 
     /// One value's JSON schema.
-    fn value_schema(&mut self, kind: &Kind) -> Json {
+    fn value_schema(&mut self, ty: &Type) -> Json {
         let integer = |format: &str, min: i128, max: i128| {
             Json::obj()
                 .with("type", "integer")
@@ -1240,41 +1159,40 @@ impl<'a> Generator<'a> {
                 .with("minimum", Json::Int(min))
                 .with("maximum", Json::Int(max))
         };
-        match kind {
-            Kind::Double => Json::obj().with("type", "number").with("format", "double"),
-            Kind::Float => Json::obj()
+        match ty {
+            Type::Double => Json::obj().with("type", "number").with("format", "double"),
+            Type::Float => Json::obj()
                 .with("type", "number")
                 .with("format", "float")
                 .with("minimum", Json::Number("-3.4028234663852886e38"))
                 .with("maximum", Json::Number("3.4028234663852886e38")),
-            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => {
                 integer("int32", i32::MIN.into(), i32::MAX.into())
             }
-            Kind::Uint32 | Kind::Fixed32 => integer("uint32", 0, u32::MAX.into()),
-            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Json::obj()
+            Type::Uint32 | Type::Fixed32 => integer("uint32", 0, u32::MAX.into()),
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => Json::obj()
                 .with("type", "string")
                 .with("format", "int64")
                 .with("pattern", int64_pattern()),
-            Kind::Uint64 | Kind::Fixed64 => Json::obj()
+            Type::Uint64 | Type::Fixed64 => Json::obj()
                 .with("type", "string")
                 .with("format", "uint64")
                 .with("pattern", uint64_pattern()),
-            Kind::Bool => Json::obj().with("type", "boolean"),
-            Kind::String => Json::obj().with("type", "string"),
-            Kind::Bytes => Json::obj()
+            Type::Bool => Json::obj().with("type", "boolean"),
+            Type::String => Json::obj().with("type", "string"),
+            Type::Bytes => Json::obj()
                 .with("type", "string")
                 .with("format", "byte")
                 .with("contentEncoding", "base64")
                 .with("pattern", BASE64_PATTERN),
-            Kind::Enum(e) => self.reference(e.full_name()),
-            Kind::Message(m) => self.reference(m.full_name()),
+            Type::Enum(name) | Type::Message(name) => self.reference(name),
         }
     }
 
     /// A field's schema as a path or query value: numbers as numbers (the
     /// text is the same), wrappers as their value.
-    fn text_schema(&mut self, field: &FieldDescriptor) -> Json {
-        let value = self.text_value(&field.kind());
+    fn text_schema(&mut self, field: &Field) -> Json {
+        let value = self.text_value(&field.ty);
         if field.is_list() {
             Json::obj().with("type", "array").with("items", value)
         } else {
@@ -1282,7 +1200,7 @@ impl<'a> Generator<'a> {
         }
     }
 
-    fn text_value(&mut self, kind: &Kind) -> Json {
+    fn text_value(&mut self, ty: &Type) -> Json {
         let integer = |format: &str, min: i128, max: i128| {
             Json::obj()
                 .with("type", "integer")
@@ -1290,17 +1208,15 @@ impl<'a> Generator<'a> {
                 .with("minimum", Json::Int(min))
                 .with("maximum", Json::Int(max))
         };
-        match kind {
-            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+        match ty {
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => {
                 integer("int64", i64::MIN.into(), i64::MAX.into())
             }
-            Kind::Uint64 | Kind::Fixed64 => integer("uint64", 0, u64::MAX.into()),
-            Kind::Message(m) if WRAPPERS.contains(&m.full_name()) => {
-                match m.get_field_by_name("value") {
-                    Some(value) => self.text_value(&value.kind()),
-                    None => string_schema(),
-                }
-            }
+            Type::Uint64 | Type::Fixed64 => integer("uint64", 0, u64::MAX.into()),
+            Type::Message(name) => match WellKnown::of(name) {
+                Some(WellKnown::Wrapper(value)) => self.text_value(&value),
+                _ => self.value_schema(ty),
+            },
             other => self.value_schema(other),
         }
     }
@@ -1430,65 +1346,21 @@ fn string_schema() -> Json {
     Json::obj().with("type", "string").with("minLength", 1i64)
 }
 
-fn is_http_body(field: &FieldDescriptor) -> bool {
-    !field.is_list() && matches!(field.kind(), Kind::Message(m) if m.full_name() == HTTP_BODY)
+fn is_http_body(field: &Field) -> bool {
+    !field.is_list() && field.message_type() == Some(HTTP_BODY)
 }
 
-fn is_deprecated_field(field: &FieldDescriptor) -> bool {
-    field
-        .field_descriptor_proto()
-        .options
-        .as_ref()
-        .is_some_and(|o| o.deprecated())
+/// The top-level field `name` of `message`.
+fn field_named<'m>(message: &'m Message, name: &str) -> Option<&'m Field> {
+    message.fields.iter().find(|f| f.name == name)
 }
 
-fn text_kind(field: &FieldDescriptor) -> TextKind {
-    if field.is_map() {
-        return TextKind::Unsupported;
-    }
-    match field.kind() {
-        Kind::Message(m) => match m.full_name() {
-            "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.FieldMask" => TextKind::Leaf,
-            name if WRAPPERS.contains(&name) => TextKind::Leaf,
-            name if name.starts_with("google.protobuf.") => TextKind::Unsupported,
-            _ => TextKind::Message(m),
-        },
-        _ => TextKind::Leaf,
-    }
-}
-
-/// The field a path of proto names leads to.
-fn field_at(message: &MessageDescriptor, path: &[String]) -> Option<FieldDescriptor> {
-    let (last, parents) = path.split_last()?;
-    let mut message = message.clone();
-    for name in parents {
-        match message.get_field_by_name(name)?.kind() {
-            Kind::Message(inner) => message = inner,
-            _ => return None,
-        }
-    }
-    message.get_field_by_name(last)
-}
-
-/// A path of proto names as dotted JSON names (`book.name`).
-fn json_path(message: &MessageDescriptor, path: &[String]) -> String {
-    let mut message = Some(message.clone());
-    let mut out = Vec::new();
-    for name in path {
-        let field = message.as_ref().and_then(|m| m.get_field_by_name(name));
-        out.push(
-            field
-                .as_ref()
-                .map_or(name.clone(), |f| f.json_name().to_owned()),
-        );
-        message = match field.map(|f| f.kind()) {
-            Some(Kind::Message(inner)) => Some(inner),
-            _ => None,
-        };
-    }
-    out.join(".")
+/// The JSON names of the fields at `indexes` (a oneof's members).
+fn oneof_members(message: &Message, indexes: &[usize]) -> Vec<String> {
+    indexes
+        .iter()
+        .map(|&i| message.fields[i].json_name.clone())
+        .collect()
 }
 
 /// A parameter name for the segment after a collection literal:
@@ -1529,15 +1401,6 @@ fn singular(literal: &str) -> String {
         return word[..word.len() - 1].to_owned();
     }
     format!("{word}Id")
-}
-
-/// A leading comment without its comment markers' spaces.
-fn clean_comment(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
-        .collect();
-    lines.join("\n").trim().to_owned()
 }
 
 /// Canonical decimal integers from 0 to `max` (no sign, no leading zeros):

@@ -12,9 +12,8 @@ const KITCHEN: &str = include_str!("../../../proto/kitchen/v1/kitchen.proto");
 
 fn document_of(files: &[(&str, &str)], package: &str) -> Value {
     let encoded = compile(files);
-    let pool = DescriptorPool::decode(encoded.as_slice()).unwrap();
-    let rules = crate::http_rule::http_rules(&encoded).unwrap();
-    let text = document(&pool, &rules, package);
+    let (_, model) = crate::model::Model::decode(&encoded).unwrap();
+    let text = document(&model, package);
     let doc: Value = serde_json::from_str(&text).unwrap();
     check_document(&doc);
     doc
@@ -407,9 +406,8 @@ fn properties_keep_field_order() {
         ("library/v1/library.proto", LIBRARY),
         ("google/api/httpbody.proto", HTTPBODY),
     ]);
-    let pool = DescriptorPool::decode(encoded.as_slice()).unwrap();
-    let rules = crate::http_rule::http_rules(&encoded).unwrap();
-    let text = document(&pool, &rules, "library.v1");
+    let (_, model) = crate::model::Model::decode(&encoded).unwrap();
+    let text = document(&model, "library.v1");
     let book = &text[text.find(r#""library.v1.Book":{"#).unwrap()..];
     let positions: Vec<usize> = [
         "name",
@@ -428,7 +426,7 @@ fn properties_keep_field_order() {
     .collect();
     assert!(positions.is_sorted(), "{positions:?}");
     // Byte-stable: a second run writes the same text.
-    assert_eq!(document(&pool, &rules, "library.v1"), text);
+    assert_eq!(document(&model, "library.v1"), text);
 }
 
 #[test]
@@ -699,18 +697,25 @@ fn the_table_names_the_document() {
         .generate(&encoded)
         .unwrap();
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    // google.api comes with the annotations.
+    // google.api comes with the annotations; every output goes through
+    // `generate`, prost's and tonic's too.
     assert_eq!(
         names,
         [
             "echo.v1.dual.rs",
             "echo.v1.openapi.json",
+            "echo.v1.rs",
+            "echo.v1.serde.rs",
             "google.api.dual.rs",
-            "google.api.openapi.json"
+            "google.api.openapi.json",
+            "google.api.rs",
+            "google.api.serde.rs",
         ]
     );
     let table = files[0].1.as_text().unwrap();
     let document = files[1].1.as_text().unwrap();
+    let prost = files[2].1.as_text().unwrap();
+    assert!(prost.contains("pub mod echo_service_server {"), "{prost}");
     assert!(table.contains("], OPENAPI);"), "{table}");
     // `"#/components/...` is in the text: two hashes are needed.
     let open = "pub const OPENAPI: &str = r##\"";
