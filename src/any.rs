@@ -7,12 +7,16 @@
 //! registry does not know prints as `{"@type": URL, "value": "<base64>"}`
 //! (not canonical: there is nothing better to say without its schema), and
 //! reads back from that same form.
+//!
+//! `google.protobuf.Empty` prints as `{"@type": URL}`, without `"value":{}`:
+//! protobuf's JSON spec was clarified this way in January 2026 (C++, Java,
+//! Python and JavaScript print and read only that form; Go and C# also read
+//! `"value":{}`, which is read here too).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
@@ -214,6 +218,21 @@ fn lookup(type_url: &str) -> Option<MessageDescriptor> {
     }
 }
 
+/// Whether `url` names a message type: `host/package.Message`, as every
+/// implementation resolves it (by the name after the last `/`).
+fn valid_type_url(url: &str) -> bool {
+    match url.rsplit_once('/') {
+        Some((_, name)) => {
+            !name.is_empty()
+                && name.split('.').all(|part| {
+                    part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+        }
+        None => false,
+    }
+}
+
 impl serde::Serialize for Any {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Unknown types, and bytes that do not decode as their type, print
@@ -226,8 +245,7 @@ impl serde::Serialize for Any {
         let Some((message, value)) = decoded else {
             let mut map = serializer.serialize_map(Some(2))?;
             map.serialize_entry("@type", &self.type_url)?;
-            let value = base64::engine::general_purpose::STANDARD.encode(&self.value);
-            map.serialize_entry("value", &value)?;
+            map.serialize_entry("value", &crate::json::base64::encode(&self.value))?;
             return map.end();
         };
         match value {
@@ -255,12 +273,28 @@ impl<'de> serde::Deserialize<'de> for Any {
         let type_url = match fields.remove("@type") {
             Some(Value::String(url)) => url,
             Some(_) => return Err(de::Error::custom("@type must be a string")),
+            // `{}` is the empty Any; other fields without a type cannot be
+            // read, unless unknown fields are skipped.
+            None if fields.is_empty() || crate::__private::json::options().ignore_unknown_fields => {
+                return Ok(Any::default());
+            }
             None => return Err(de::Error::custom("an Any needs an @type")),
         };
+        if !valid_type_url(&type_url) {
+            return Err(de::Error::custom(format!(
+                "invalid Any type URL {type_url:?} (expected `host/package.Message`)"
+            )));
+        }
         let value = match lookup(&type_url) {
             Some(message) => {
                 let json = if SPECIAL.contains(&message.full_name) {
                     fields.remove("value").unwrap_or(Value::Null)
+                } else if message.full_name == "google.protobuf.Empty"
+                    && fields.len() == 1
+                    && matches!(fields.get("value"), Some(Value::Object(empty)) if empty.is_empty())
+                {
+                    // Go's and C#'s form of an Empty.
+                    Value::Object(Map::new())
                 } else {
                     Value::Object(fields)
                 };
@@ -277,8 +311,8 @@ impl<'de> serde::Deserialize<'de> for Any {
                 bytes.to_vec()
             }
             None => match fields.remove("value") {
-                Some(Value::String(base64)) => crate::status::decode_base64(base64.as_bytes())
-                    .ok_or_else(|| {
+                Some(Value::String(base64)) => crate::json::base64::decode(base64.as_bytes())
+                    .map_err(|_| {
                         de::Error::custom("value of an Any of unknown type must be base64")
                     })?,
                 _ => return Err(de::Error::custom(format!("unknown Any type {type_url}"))),
