@@ -275,7 +275,9 @@ impl<'de> serde::Deserialize<'de> for Any {
             Some(_) => return Err(de::Error::custom("@type must be a string")),
             // `{}` is the empty Any; other fields without a type cannot be
             // read, unless unknown fields are skipped.
-            None if fields.is_empty() || crate::__private::json::options().ignore_unknown_fields => {
+            None if fields.is_empty()
+                || crate::__private::json::options().ignore_unknown_fields =>
+            {
                 return Ok(Any::default());
             }
             None => return Err(de::Error::custom("an Any needs an @type")),
@@ -322,5 +324,98 @@ impl<'de> serde::Deserialize<'de> for Any {
             type_url,
             value: value.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{self, JsonOptions};
+
+    fn read(text: &str) -> Result<Any, String> {
+        json::from_str(text, &JsonOptions::default()).map_err(|e| e.to_string())
+    }
+
+    // Conformance: AnyWithNoType, AnyWktRepresentationWithBadType,
+    // AnyWktRepresentationWithEmptyTypeAndValue.
+    #[test]
+    fn an_empty_object_is_the_empty_any_and_bad_type_urls_are_rejected() {
+        assert_eq!(read("{}"), Ok(Any::default()));
+        assert!(
+            read(r#"{"@type":"","value":""}"#)
+                .unwrap_err()
+                .contains("type URL")
+        );
+        assert!(
+            read(r#"{"@type":"not_a_url","value":""}"#)
+                .unwrap_err()
+                .contains("type URL")
+        );
+        assert!(read(r#"{"@type":"x/","value":""}"#).is_err());
+        assert!(
+            read(r#"{"value":""}"#)
+                .unwrap_err()
+                .contains("needs an @type")
+        );
+        let lenient = JsonOptions {
+            ignore_unknown_fields: true,
+            ..JsonOptions::default()
+        };
+        assert_eq!(
+            json::from_str::<Any>(r#"{"value":""}"#, &lenient).unwrap(),
+            Any::default()
+        );
+    }
+
+    #[test]
+    fn an_empty_prints_without_value_and_reads_either_form() {
+        let any = Any {
+            type_url: "type.googleapis.com/google.protobuf.Empty".into(),
+            value: Bytes::new(),
+        };
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Empty"}"#
+        );
+        assert_eq!(read(&text), Ok(any.clone()));
+        let go = r#"{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}"#;
+        assert_eq!(read(go), Ok(any));
+        let bad = r#"{"@type":"type.googleapis.com/google.protobuf.Empty","value":{"x":1}}"#;
+        assert!(read(bad).is_err());
+    }
+
+    #[test]
+    fn an_unknown_type_round_trips_as_base64() {
+        let any = Any {
+            type_url: "example.com/not.Linked".into(),
+            value: Bytes::from_static(&[0xfb, 0xff]),
+        };
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(text, r#"{"@type":"example.com/not.Linked","value":"+/8="}"#);
+        assert_eq!(read(&text), Ok(any.clone()));
+        assert_eq!(
+            read(r#"{"@type":"example.com/not.Linked","value":"-_8"}"#),
+            Ok(any)
+        );
+    }
+
+    #[test]
+    fn floats_inside_an_any_print_shortest_too() {
+        let any = Any::pack(&types::DoubleValue { value: 1e300 });
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.DoubleValue","value":1e+300}"#
+        );
+        let any = Any::pack(&types::Struct::from_iter([(
+            "a".to_owned(),
+            types::Value::from(1.0),
+        )]));
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Struct","value":{"a":1}}"#
+        );
     }
 }

@@ -146,7 +146,6 @@ pub mod __private;
 #[path = "bench.rs"]
 pub mod __bench;
 
-pub use json::JsonOptions;
 pub use body::DualBody;
 pub use config::{
     Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
@@ -154,6 +153,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use future::ResponseFuture;
+pub use json::JsonOptions;
 pub use layer::{Builder, DualProtocolLayer};
 pub use registry::{
     FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,

@@ -111,7 +111,10 @@ impl Timestamp {
         let mut at = 19;
         let mut nanos = 0u32;
         if b.get(at) == Some(&b'.') {
-            let digits = b[at + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+            let digits = b[at + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
             if !(1..=9).contains(&digits) {
                 return Err(invalid("expected 1 to 9 fraction digits"));
             }
@@ -379,10 +382,14 @@ impl Duration {
         let out_of_range = || format!("duration {text:?} is outside +-{MAX_DURATION_SECONDS}s");
         let seconds: i64 = whole.parse().map_err(|_| out_of_range())?;
         let nanos = fraction.map_or(0, |f| {
-            f.bytes().fold(0i32, |n, d| n * 10 + i32::from(d - b'0')) * 10i32.pow(9 - f.len() as u32)
+            f.bytes().fold(0i32, |n, d| n * 10 + i32::from(d - b'0'))
+                * 10i32.pow(9 - f.len() as u32)
         });
         let duration = if negative {
-            Self { seconds: -seconds, nanos: -nanos }
+            Self {
+                seconds: -seconds,
+                nanos: -nanos,
+            }
         } else {
             Self { seconds, nanos }
         };
@@ -806,10 +813,101 @@ mod tests {
         assert_eq!(json(&mask), r#""title,publishTime,a.bC""#);
         let back: FieldMask = serde_json::from_str(r#""title,publishTime,a.bC""#).unwrap();
         assert_eq!(back, mask);
-        let snake: FieldMask = serde_json::from_str(r#""page_count""#).unwrap();
-        assert_eq!(snake.paths, ["page_count"]);
         let empty: FieldMask = serde_json::from_str(r#""""#).unwrap();
         assert!(empty.paths.is_empty());
+        assert_eq!(json(&empty), r#""""#);
+    }
+
+    #[test]
+    fn field_masks_reject_underscores_in_and_paths_that_do_not_round_trip_out() {
+        // Conformance: FieldMaskInvalidCharacter.
+        for bad in ["foo,bar_bar", "page_count", "a,,b", "a b", "a.", "3a"] {
+            let text = format!("{bad:?}");
+            assert!(serde_json::from_str::<FieldMask>(&text).is_err(), "{bad}");
+        }
+        // Conformance: FieldMaskPathsDontRoundTrip, FieldMaskNumbersDontRoundTrip,
+        // FieldMaskTooManyUnderscore.
+        for bad in ["fooBar", "foo_3_bar", "foo__bar", "foo_", "a,b", ""] {
+            let mask = FieldMask {
+                paths: vec![bad.into()],
+            };
+            let err = serde_json::to_string(&mask).unwrap_err().to_string();
+            assert!(err.contains("field mask path"), "{bad}: {err}");
+        }
+        let mask = FieldMask {
+            paths: vec!["foo3".into(), "a.b2c".into()],
+        };
+        assert_eq!(json(&mask), r#""foo3,a.b2c""#);
+    }
+
+    fn timestamp(text: &str) -> Result<Timestamp, String> {
+        serde_json::from_str(&format!("{text:?}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn timestamps_keep_to_the_rfc3339_subset_of_the_spec() {
+        let t = |seconds, nanos| Ok(Timestamp { seconds, nanos });
+        assert_eq!(timestamp("0001-01-01T00:00:00Z"), t(MIN_SECONDS, 0));
+        assert_eq!(
+            timestamp("9999-12-31T23:59:59.999999999Z"),
+            t(MAX_SECONDS, 999_999_999)
+        );
+        assert_eq!(timestamp("1970-01-01T08:00:01+08:00"), t(1, 0));
+        assert_eq!(timestamp("1969-12-31T16:00:01-08:00"), t(1, 0));
+        assert_eq!(timestamp("1969-12-31T23:59:59.5Z"), t(-1, 500_000_000));
+        assert_eq!(timestamp("1993-02-10T00:00:00.000Z"), t(729_302_400, 0));
+        assert_eq!(timestamp("2000-02-29T00:00:00Z"), t(951_782_400, 0));
+        // Conformance: TimestampJsonInputLowercaseT, ...LowercaseZ, ...MissingT,
+        // ...MissingZ, ...TooSmall, ...TooLarge, TimestampWithMissingColonInOffset.
+        for bad in [
+            "0001-01-01t00:00:00Z",
+            "0001-01-01T00:00:00z",
+            "0001-01-01 00:00:00Z",
+            "0001-01-01T00:00:00",
+            "0000-01-01T00:00:00Z",
+            "10000-01-01T00:00:00Z",
+            "1970-01-01T08:00:01+0800",
+            "1970-01-01T00:00:00.Z",
+            "1970-01-01T00:00:00.0000000001Z",
+            "1970-01-01T24:00:00Z",
+            "1970-01-01T00:00:60Z",
+            "1970-02-30T00:00:00Z",
+            "1970-01-01T00:00:00+24:00",
+            "1970-1-01T00:00:00Z",
+            "1970-01-01T00:00:00ZZ",
+            "+970-01-01T00:00:00Z",
+        ] {
+            assert!(timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_null_in_a_struct_or_value_is_null_value() {
+        use value::Kind;
+        // Conformance: Struct.ProtobufOutput, ValueAcceptNull.ProtobufOutput.
+        let s: Struct = serde_json::from_str(r#"{"n":null,"l":[null,1]}"#).unwrap();
+        assert_eq!(s.fields["n"].kind, Some(Kind::NullValue(0)));
+        let Some(Kind::ListValue(list)) = &s.fields["l"].kind else {
+            panic!("{s:?}")
+        };
+        assert_eq!(list.values[0].kind, Some(Kind::NullValue(0)));
+        assert_eq!(list.values[1].kind, Some(Kind::NumberValue(1.0)));
+        let v: Value = serde_json::from_str("null").unwrap();
+        assert_eq!(v.kind, Some(Kind::NullValue(0)));
+        let unit = de::value::UnitDeserializer::<de::value::Error>::new();
+        assert_eq!(
+            <Value as serde::Deserialize>::deserialize(unit).unwrap(),
+            Value::from(())
+        );
+        // The null survives protobuf: a set oneof of 0 is encoded.
+        use prost::Message as _;
+        assert_eq!(v.encode_to_vec(), [0x08, 0x00]);
+        assert_eq!(json(&s), r#"{"l":[null,1.0],"n":null}"#);
+        assert!(serde_json::from_str::<Struct>("[]").is_err());
+        assert!(serde_json::from_str::<ListValue>("{}").is_err());
+        assert!(serde_json::from_str::<Struct>(r#"{"a":1,"a":2}"#).is_err());
+        assert!(serde_json::to_string(&Value::from(f64::NAN)).is_err());
+        assert_eq!(json(&Value::default()), "null");
     }
 }
 
@@ -830,5 +928,76 @@ mod duration_tests {
             nanos: 0,
         };
         assert!(serde_json::to_string(&too_long).is_err());
+    }
+
+    fn duration(text: &str) -> Result<(i64, i32), String> {
+        serde_json::from_str::<Duration>(&format!("{text:?}"))
+            .map(|d| (d.seconds, d.nanos))
+            .map_err(|e| e.to_string())
+    }
+
+    fn print(seconds: i64, nanos: i32) -> Result<String, String> {
+        serde_json::to_string(&Duration { seconds, nanos }).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations_read_the_spec_grammar_only() {
+        assert_eq!(duration("1.5s"), Ok((1, 500_000_000)));
+        assert_eq!(duration("-1.5s"), Ok((-1, -500_000_000)));
+        assert_eq!(duration("0s"), Ok((0, 0)));
+        assert_eq!(duration("-0.000000001s"), Ok((0, -1)));
+        assert_eq!(
+            duration("315576000000.999999999s"),
+            Ok((315_576_000_000, 999_999_999))
+        );
+        assert_eq!(
+            duration("-315576000000.999999999s"),
+            Ok((-315_576_000_000, -999_999_999))
+        );
+        for bad in [
+            "--5s",
+            "+5s",
+            "5",
+            "s",
+            "-s",
+            ".5s",
+            "5.s",
+            "1.0000000001s",
+            "1e3s",
+            " 1s",
+            "1 s",
+            "1.5S",
+            "-315576000001s",
+            "315576000001.000000000s",
+            "9223372036854775808s",
+            "99999999999999999999999s",
+        ] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_print_0_3_6_or_9_digits_and_check_range_and_signs() {
+        assert_eq!(print(1, 0).as_deref(), Ok(r#""1s""#));
+        assert_eq!(print(1, 10_000_000).as_deref(), Ok(r#""1.010s""#));
+        assert_eq!(print(1, 10_000).as_deref(), Ok(r#""1.000010s""#));
+        assert_eq!(print(1, 10).as_deref(), Ok(r#""1.000000010s""#));
+        assert_eq!(print(0, -500_000_000).as_deref(), Ok(r#""-0.500s""#));
+        assert_eq!(
+            print(-315_576_000_000, -999_999_999).as_deref(),
+            Ok(r#""-315576000000.999999999s""#)
+        );
+        // No overflow on i64::MIN (`abs` used to panic in debug builds).
+        for (seconds, nanos) in [
+            (i64::MIN, 0),
+            (i64::MAX, 0),
+            (0, i32::MIN),
+            (1, -1),
+            (-1, 1),
+            (1, 1_000_000_000),
+            (-1, -1_000_000_000),
+        ] {
+            assert!(print(seconds, nanos).is_err(), "{seconds} {nanos}");
+        }
     }
 }

@@ -52,7 +52,10 @@ fn options_are_passed_explicitly() {
         emit_unpopulated: true,
         ..options()
     };
-    assert_eq!(to_string(&request, &all).unwrap(), r#"{"fieldViolations":[]}"#);
+    assert_eq!(
+        to_string(&request, &all).unwrap(),
+        r#"{"fieldViolations":[]}"#
+    );
     assert_eq!(to_string(&request, &options()).unwrap(), "{}");
     let lenient = JsonOptions {
         ignore_unknown_fields: true,

@@ -192,14 +192,22 @@ mod tests {
     fn every_layout_reads_back_as_the_same_value() {
         let mut bits = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
-            bits = bits.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            bits = bits
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let value = f64::from_bits(bits);
             if value.is_finite() {
-                assert_eq!(f64s(value).parse::<f64>().unwrap().to_bits(), value.to_bits());
+                assert_eq!(
+                    f64s(value).parse::<f64>().unwrap().to_bits(),
+                    value.to_bits()
+                );
             }
             let single = f32::from_bits((bits >> 32) as u32);
             if single.is_finite() {
-                assert_eq!(f32s(single).parse::<f32>().unwrap().to_bits(), single.to_bits());
+                assert_eq!(
+                    f32s(single).parse::<f32>().unwrap().to_bits(),
+                    single.to_bits()
+                );
             }
         }
     }

@@ -67,6 +67,12 @@ pub trait Kind {
     fn ser<S: Serializer>(value: &Self::T, serializer: S) -> Result<S::Ok, S::Error>;
     /// Reads a non-`null` value.
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::T, D::Error>;
+    /// Reads a non-`null` value, or `None` for a value to drop: an unknown
+    /// enum name with `ignore_unknown_fields` leaves its field unset and
+    /// drops its repeated element or map entry.
+    fn de_or_skip<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Self::T>, D::Error> {
+        Self::de(deserializer).map(Some)
+    }
     /// What JSON `null` reads as: `None` (the field is unset) for every
     /// kind but `google.protobuf.Value` and `google.protobuf.NullValue`.
     fn null() -> Option<Self::T> {
@@ -116,24 +122,41 @@ impl<'de, K: Kind> Visitor<'de> for NullableVisitor<K> {
         Ok(K::null())
     }
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        K::de(deserializer).map(Some)
+        K::de_or_skip(deserializer)
     }
 }
 
 /// `DeserializeSeed` for a non-`null` value of kind `K` (elements of
 /// repeated fields and map values; `null` is an error there unless the kind
-/// reads it as a value).
+/// reads it as a value): `None` for an element to drop (see
+/// [`Kind::de_or_skip`]).
 struct Element<K>(PhantomData<K>);
 
 impl<'de, K: Kind> DeserializeSeed<'de> for Element<K> {
-    type Value = K::T;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::T, D::Error> {
-        match Nullable::<K>(PhantomData).deserialize(deserializer)? {
-            Some(value) => Ok(value),
-            None => Err(de::Error::custom(
+    type Value = Option<K::T>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, K: Kind> Visitor<'de> for Element<K> {
+    type Value = Option<K::T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        match K::null() {
+            Some(value) => Ok(Some(value)),
+            None => Err(E::custom(
                 "null is not allowed in a repeated field or map value",
             )),
         }
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        K::de_or_skip(deserializer)
     }
 }
 
@@ -460,6 +483,9 @@ impl<E: ProtoEnum> Kind for Enum<E> {
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
         enum_de(E::number, deserializer)
     }
+    fn de_or_skip<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D::Error> {
+        enum_read(E::number, deserializer)
+    }
 }
 
 /// Writes enum value `number`: its name from `name`, or the number (when
@@ -485,29 +511,42 @@ pub fn enum_de<'de, D: Deserializer<'de>>(
     number: fn(&str) -> Option<i32>,
     deserializer: D,
 ) -> Result<i32, D::Error> {
+    enum_read(number, deserializer).map(Option::unwrap_or_default)
+}
+
+/// As [`enum_de`], but `None` for an unknown name with
+/// `ignore_unknown_fields`: the value is to be dropped.
+fn enum_read<'de, D: Deserializer<'de>>(
+    number: fn(&str) -> Option<i32>,
+    deserializer: D,
+) -> Result<Option<i32>, D::Error> {
     struct V(fn(&str) -> Option<i32>);
     impl Visitor<'_> for V {
-        type Value = i32;
+        type Value = Option<i32>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an enum value name or number")
         }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i32, E> {
-            i32::try_from(v).map_err(|_| E::custom(format_args!("enum number {v} out of range")))
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<i32>, E> {
+            i32::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format_args!("enum number {v} out of range")))
         }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i32, E> {
-            i32::try_from(v).map_err(|_| E::custom(format_args!("enum number {v} out of range")))
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<i32>, E> {
+            i32::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format_args!("enum number {v} out of range")))
         }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<i32, E> {
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<i32>, E> {
             if v.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&v) {
-                Ok(v as i32)
+                Ok(Some(v as i32))
             } else {
                 Err(E::custom(format_args!("invalid enum number {v}")))
             }
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<i32, E> {
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<i32>, E> {
             match (self.0)(v) {
-                Some(n) => Ok(n),
-                None if options().ignore_unknown_fields => Ok(0),
+                Some(n) => Ok(Some(n)),
+                None if options().ignore_unknown_fields => Ok(None),
                 None => Err(E::custom(format_args!("unknown enum value {v:?}"))),
             }
         }
@@ -965,7 +1004,7 @@ impl<'de, K: Kind> Visitor<'de> for SeqSeed<K> {
         // Cap the hint: it comes from the input.
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         while let Some(item) = seq.next_element_seed(Element::<K>(PhantomData))? {
-            out.push(item);
+            out.extend(item);
         }
         Ok(out)
     }
@@ -1003,7 +1042,9 @@ where
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let mut out = HashMap::default();
         while let Some(key) = access.next_key_seed(KeySeed::<KK>(PhantomData))? {
-            let value = access.next_value_seed(Element::<VK>(PhantomData))?;
+            let Some(value) = access.next_value_seed(Element::<VK>(PhantomData))? else {
+                continue;
+            };
             if out.insert(key, value).is_some() {
                 return Err(de::Error::custom("duplicate map key"));
             }
