@@ -235,6 +235,10 @@ fn valid_type_url(url: &str) -> bool {
 
 impl serde::Serialize for Any {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The empty Any, as `{}` reads.
+        if self.type_url.is_empty() && self.value.is_empty() {
+            return serializer.serialize_map(Some(0))?.end();
+        }
         // Unknown types, and bytes that do not decode as their type, print
         // as base64 rather than fail the whole answer.
         let decoded = lookup(&self.type_url).and_then(|message| {
@@ -341,6 +345,7 @@ mod tests {
     #[test]
     fn an_empty_object_is_the_empty_any_and_bad_type_urls_are_rejected() {
         assert_eq!(read("{}"), Ok(Any::default()));
+        assert_eq!(json::to_string(&Any::default(), &JsonOptions::default()).unwrap(), "{}");
         assert!(
             read(r#"{"@type":"","value":""}"#)
                 .unwrap_err()
