@@ -345,7 +345,10 @@ mod tests {
     #[test]
     fn an_empty_object_is_the_empty_any_and_bad_type_urls_are_rejected() {
         assert_eq!(read("{}"), Ok(Any::default()));
-        assert_eq!(json::to_string(&Any::default(), &JsonOptions::default()).unwrap(), "{}");
+        assert_eq!(
+            json::to_string(&Any::default(), &JsonOptions::default()).unwrap(),
+            "{}"
+        );
         assert!(
             read(r#"{"@type":"","value":""}"#)
                 .unwrap_err()

@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(f32s(3.4028235e38), "3.4028235e+38");
         assert_eq!(f32s(1e-7), "1e-7");
         assert_eq!(f32s(16777216.0), "16777216");
-        assert_eq!(f32s(1.17549435e-38), "1.1754944e-38");
+        assert_eq!(f32s(f32::MIN_POSITIVE), "1.1754944e-38");
     }
 
     #[test]
