@@ -7,12 +7,16 @@
 //! registry does not know prints as `{"@type": URL, "value": "<base64>"}`
 //! (not canonical: there is nothing better to say without its schema), and
 //! reads back from that same form.
+//!
+//! `google.protobuf.Empty` prints as `{"@type": URL}`, without `"value":{}`:
+//! protobuf's JSON spec was clarified this way in January 2026 (C++, Java,
+//! Python and JavaScript print and read only that form; Go and C# also read
+//! `"value":{}`, which is read here too).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
@@ -214,8 +218,27 @@ fn lookup(type_url: &str) -> Option<MessageDescriptor> {
     }
 }
 
+/// Whether `url` names a message type: `host/package.Message`, as every
+/// implementation resolves it (by the name after the last `/`).
+fn valid_type_url(url: &str) -> bool {
+    match url.rsplit_once('/') {
+        Some((_, name)) => {
+            !name.is_empty()
+                && name.split('.').all(|part| {
+                    part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+        }
+        None => false,
+    }
+}
+
 impl serde::Serialize for Any {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The empty Any, as `{}` reads.
+        if self.type_url.is_empty() && self.value.is_empty() {
+            return serializer.serialize_map(Some(0))?.end();
+        }
         // Unknown types, and bytes that do not decode as their type, print
         // as base64 rather than fail the whole answer.
         let decoded = lookup(&self.type_url).and_then(|message| {
@@ -226,8 +249,7 @@ impl serde::Serialize for Any {
         let Some((message, value)) = decoded else {
             let mut map = serializer.serialize_map(Some(2))?;
             map.serialize_entry("@type", &self.type_url)?;
-            let value = base64::engine::general_purpose::STANDARD.encode(&self.value);
-            map.serialize_entry("value", &value)?;
+            map.serialize_entry("value", &crate::json::base64::encode(&self.value))?;
             return map.end();
         };
         match value {
@@ -255,12 +277,30 @@ impl<'de> serde::Deserialize<'de> for Any {
         let type_url = match fields.remove("@type") {
             Some(Value::String(url)) => url,
             Some(_) => return Err(de::Error::custom("@type must be a string")),
+            // `{}` is the empty Any; other fields without a type cannot be
+            // read, unless unknown fields are skipped.
+            None if fields.is_empty()
+                || crate::__private::json::options().ignore_unknown_fields =>
+            {
+                return Ok(Any::default());
+            }
             None => return Err(de::Error::custom("an Any needs an @type")),
         };
+        if !valid_type_url(&type_url) {
+            return Err(de::Error::custom(format!(
+                "invalid Any type URL {type_url:?} (expected `host/package.Message`)"
+            )));
+        }
         let value = match lookup(&type_url) {
             Some(message) => {
                 let json = if SPECIAL.contains(&message.full_name) {
                     fields.remove("value").unwrap_or(Value::Null)
+                } else if message.full_name == "google.protobuf.Empty"
+                    && fields.len() == 1
+                    && matches!(fields.get("value"), Some(Value::Object(empty)) if empty.is_empty())
+                {
+                    // Go's and C#'s form of an Empty.
+                    Value::Object(Map::new())
                 } else {
                     Value::Object(fields)
                 };
@@ -277,8 +317,8 @@ impl<'de> serde::Deserialize<'de> for Any {
                 bytes.to_vec()
             }
             None => match fields.remove("value") {
-                Some(Value::String(base64)) => crate::status::decode_base64(base64.as_bytes())
-                    .ok_or_else(|| {
+                Some(Value::String(base64)) => crate::json::base64::decode(base64.as_bytes())
+                    .map_err(|_| {
                         de::Error::custom("value of an Any of unknown type must be base64")
                     })?,
                 _ => return Err(de::Error::custom(format!("unknown Any type {type_url}"))),
@@ -288,5 +328,102 @@ impl<'de> serde::Deserialize<'de> for Any {
             type_url,
             value: value.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{self, JsonOptions};
+
+    fn read(text: &str) -> Result<Any, String> {
+        json::from_str(text, &JsonOptions::default()).map_err(|e| e.to_string())
+    }
+
+    // Conformance: AnyWithNoType, AnyWktRepresentationWithBadType,
+    // AnyWktRepresentationWithEmptyTypeAndValue.
+    #[test]
+    fn an_empty_object_is_the_empty_any_and_bad_type_urls_are_rejected() {
+        assert_eq!(read("{}"), Ok(Any::default()));
+        assert_eq!(
+            json::to_string(&Any::default(), &JsonOptions::default()).unwrap(),
+            "{}"
+        );
+        assert!(
+            read(r#"{"@type":"","value":""}"#)
+                .unwrap_err()
+                .contains("type URL")
+        );
+        assert!(
+            read(r#"{"@type":"not_a_url","value":""}"#)
+                .unwrap_err()
+                .contains("type URL")
+        );
+        assert!(read(r#"{"@type":"x/","value":""}"#).is_err());
+        assert!(
+            read(r#"{"value":""}"#)
+                .unwrap_err()
+                .contains("needs an @type")
+        );
+        let lenient = JsonOptions {
+            ignore_unknown_fields: true,
+            ..JsonOptions::default()
+        };
+        assert_eq!(
+            json::from_str::<Any>(r#"{"value":""}"#, &lenient).unwrap(),
+            Any::default()
+        );
+    }
+
+    #[test]
+    fn an_empty_prints_without_value_and_reads_either_form() {
+        let any = Any {
+            type_url: "type.googleapis.com/google.protobuf.Empty".into(),
+            value: Bytes::new(),
+        };
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Empty"}"#
+        );
+        assert_eq!(read(&text), Ok(any.clone()));
+        let go = r#"{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}"#;
+        assert_eq!(read(go), Ok(any));
+        let bad = r#"{"@type":"type.googleapis.com/google.protobuf.Empty","value":{"x":1}}"#;
+        assert!(read(bad).is_err());
+    }
+
+    #[test]
+    fn an_unknown_type_round_trips_as_base64() {
+        let any = Any {
+            type_url: "example.com/not.Linked".into(),
+            value: Bytes::from_static(&[0xfb, 0xff]),
+        };
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(text, r#"{"@type":"example.com/not.Linked","value":"+/8="}"#);
+        assert_eq!(read(&text), Ok(any.clone()));
+        assert_eq!(
+            read(r#"{"@type":"example.com/not.Linked","value":"-_8"}"#),
+            Ok(any)
+        );
+    }
+
+    #[test]
+    fn floats_inside_an_any_print_shortest_too() {
+        let any = Any::pack(&types::DoubleValue { value: 1e300 });
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.DoubleValue","value":1e+300}"#
+        );
+        let any = Any::pack(&types::Struct::from_iter([(
+            "a".to_owned(),
+            types::Value::from(1.0),
+        )]));
+        let text = json::to_string(&any, &JsonOptions::default()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Struct","value":{"a":1}}"#
+        );
     }
 }

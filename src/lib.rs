@@ -124,6 +124,7 @@ mod config;
 pub mod cors;
 mod error;
 mod future;
+pub mod json;
 mod layer;
 mod metadata;
 mod openapi;
@@ -146,7 +147,6 @@ pub mod __private;
 #[path = "bench.rs"]
 pub mod __bench;
 
-pub use __private::json::JsonOptions;
 pub use body::DualBody;
 pub use config::{
     Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
@@ -154,6 +154,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use future::ResponseFuture;
+pub use json::JsonOptions;
 pub use layer::{Builder, DualProtocolLayer};
 pub use registry::{
     FieldDescriptor, HttpRule, MessageDescriptor, MethodDescriptor, MethodKind, PackageDescriptor,

@@ -6,7 +6,10 @@ use serde::de::DeserializeOwned;
 
 pub use crate::registry::Registration;
 
+// The proto3 JSON runtime the generated serde impls call: it lives beside
+// the public `crate::json` it serves.
 #[doc(hidden)]
+#[path = "json/runtime.rs"]
 pub mod json;
 pub use inventory;
 

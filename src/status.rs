@@ -523,17 +523,10 @@ pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(out, s).expect("writing a string to a Vec cannot fail");
 }
 
-/// Standard or URL-safe base64, padded or not (gRPC senders differ).
+/// Standard or URL-safe base64, padded or not (gRPC senders differ): the
+/// crate's one base64 decoder, the proto3 JSON mapping's.
 pub(crate) fn decode_base64(input: &[u8]) -> Option<Vec<u8>> {
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const CONFIG: GeneralPurposeConfig =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
-    STANDARD
-        .decode(input)
-        .or_else(|_| URL_SAFE.decode(input))
-        .ok()
+    crate::json::base64::decode(input).ok()
 }
 
 #[cfg(test)]

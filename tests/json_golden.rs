@@ -730,3 +730,61 @@ mod roundtrip {
         }
     }
 }
+
+// The public entry points (`dual_protocol::json`): options passed
+// explicitly, floats in their shortest round-trip form.
+
+#[test]
+fn public_api_prints_floats_shortest() {
+    use dual_protocol::json;
+    let s = Sink {
+        f_double: 1.0,
+        f_float: 0.1,
+        r_double: vec![1e300, -0.0, 1.5e-7, 0.000001, 1e21, f64::NAN],
+        r_float: vec![3.4028235e38, 16777216.0],
+        ..Default::default()
+    };
+    let text = json::to_string(&s, &JsonOptions::default()).unwrap();
+    assert_eq!(
+        text,
+        r#"{"fDouble":1,"fFloat":0.1,"rDouble":[1e+300,-0,1.5e-7,0.000001,1e+21,"NaN"],"rFloat":[3.4028235e+38,16777216]}"#
+    );
+    let back: Sink = json::from_str(&text, &JsonOptions::default()).unwrap();
+    assert_eq!(back.r_float, s.r_float);
+    assert_eq!(back.f_float, s.f_float);
+    assert_eq!(back.r_double[..5], s.r_double[..5]);
+    assert!(back.r_double[1].is_sign_negative() && back.r_double[5].is_nan());
+    // serde_json alone gives the same data in its own float form.
+    assert_eq!(parse::<Sink>(&to_json(&s)).unwrap().r_float, s.r_float);
+}
+
+#[test]
+fn public_api_drops_unknown_enum_names_when_ignoring_unknown_fields() {
+    use dual_protocol::json;
+    let lenient = opts(|o| o.ignore_unknown_fields = true);
+    let input = r#"{"rColor":["RED","PURPLE","GREEN"],"mColor":{"a":"PURPLE","b":"RED"},"pColor":"PURPLE","fColor":"PURPLE"}"#;
+    let s: Sink = json::from_str(input, &lenient).unwrap();
+    assert_eq!(s.r_color, [Color::Red as i32, Color::Green as i32]);
+    assert_eq!(s.m_color, [("b".to_owned(), Color::Red as i32)].into());
+    assert_eq!(s.p_color, None);
+    assert_eq!(s.f_color, 0);
+    let s: Sink = json::from_str(r#"{"oColor":"PURPLE"}"#, &lenient).unwrap();
+    assert_eq!(s.choice, None);
+    let error = json::from_str::<Sink>(input, &JsonOptions::default()).unwrap_err();
+    assert_eq!(error.path(), "rColor[1]");
+}
+
+#[test]
+fn public_api_reads_null_in_struct_and_value_as_null_value() {
+    use dual_protocol::json;
+    use types::value::Kind;
+    let s: Sink = json::from_str(
+        r#"{"wValue":null,"wStruct":{"n":null},"mValue":{"k":null}}"#,
+        &JsonOptions::default(),
+    )
+    .unwrap();
+    let null = Some(Kind::NullValue(0));
+    assert_eq!(s.w_value.unwrap().kind, null);
+    assert_eq!(s.w_struct.unwrap().fields["n"].kind, null);
+    assert_eq!(s.m_value["k"].kind, null);
+}

@@ -45,16 +45,6 @@ fn parse_float_is_json_syntax_only() {
 }
 
 #[test]
-fn base64_reads_standard_and_url_safe_padded_or_not() {
-    for text in ["+/8=", "+/8", "-_8=", "-_8"] {
-        assert_eq!(decode_base64(text).unwrap(), [0xfb, 0xff], "{text}");
-    }
-    assert!(decode_base64("+_8=").is_err());
-    assert!(decode_base64("!!").is_err());
-    assert_eq!(decode_base64("").unwrap(), b"");
-}
-
-#[test]
 fn with_options_restores_the_previous_options_even_on_panic() {
     let on = JsonOptions {
         emit_unpopulated: true,
@@ -129,5 +119,74 @@ fn seen_tracks_fields_past_128() {
         );
         let err = seen.mark::<serde_json::Error>(i, "duplicate field", "f");
         assert_eq!(err.unwrap_err().to_string(), "duplicate field `f`");
+    }
+}
+
+mod unknown_enum_names {
+    use super::*;
+    use crate::types::Syntax;
+    use std::collections::hash_map::RandomState;
+
+    type E = Enum<Syntax>;
+
+    fn lenient<R>(f: impl FnOnce() -> R) -> R {
+        let options = JsonOptions {
+            ignore_unknown_fields: true,
+            ..JsonOptions::default()
+        };
+        with_options(options, f)
+    }
+
+    fn seq(json: &str) -> Result<Vec<i32>, String> {
+        let mut d = serde_json::Deserializer::from_str(json);
+        SeqSeed::<E>(PhantomData)
+            .deserialize(&mut d)
+            .map_err(|e| e.to_string())
+    }
+
+    fn map(json: &str) -> Result<Vec<(String, i32)>, String> {
+        let mut d = serde_json::Deserializer::from_str(json);
+        let map = MapSeed::<Str, E, RandomState>(PhantomData)
+            .deserialize(&mut d)
+            .map_err(|e| e.to_string())?;
+        let mut entries: Vec<_> = map.into_iter().collect();
+        entries.sort();
+        Ok(entries)
+    }
+
+    fn singular(json: &str) -> Result<Option<i32>, String> {
+        let mut d = serde_json::Deserializer::from_str(json);
+        Nullable::<E>(PhantomData)
+            .deserialize(&mut d)
+            .map_err(|e| e.to_string())
+    }
+
+    // Conformance: IgnoreUnknownEnumStringValueIn{RepeatedField,RepeatedPart,
+    // MapValue,MapPart,OptionalField}.
+    #[test]
+    fn drop_the_element_the_entry_or_the_field_when_ignored() {
+        let list = r#"["SYNTAX_PROTO3","UNKNOWN_ENUM_VALUE","SYNTAX_EDITIONS",1]"#;
+        assert_eq!(lenient(|| seq(list)), Ok(vec![1, 2, 1]));
+        assert_eq!(lenient(|| seq(r#"["UNKNOWN_ENUM_VALUE"]"#)), Ok(vec![]));
+        let object = r#"{"key1":"SYNTAX_PROTO3","key2":"UNKNOWN_ENUM_VALUE"}"#;
+        assert_eq!(lenient(|| map(object)), Ok(vec![("key1".into(), 1)]));
+        assert_eq!(lenient(|| singular(r#""UNKNOWN_ENUM_VALUE""#)), Ok(None));
+        assert_eq!(lenient(|| singular(r#""SYNTAX_EDITIONS""#)), Ok(Some(2)));
+        // Unknown numbers are kept: they are values of an open enum.
+        assert_eq!(lenient(|| seq("[7]")), Ok(vec![7]));
+        // Nulls are still errors in arrays and maps.
+        assert!(lenient(|| seq("[null]")).is_err());
+    }
+
+    // Conformance: RejectUnknownEnumStringValueIn*.
+    #[test]
+    fn are_errors_otherwise() {
+        for result in [
+            seq(r#"["SYNTAX_PROTO3","NOPE"]"#).map(drop),
+            map(r#"{"k":"NOPE"}"#).map(drop),
+            singular(r#""NOPE""#).map(drop),
+        ] {
+            assert!(result.unwrap_err().contains("unknown enum value \"NOPE\""));
+        }
     }
 }
