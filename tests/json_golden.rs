@@ -788,3 +788,15 @@ fn public_api_reads_null_in_struct_and_value_as_null_value() {
     assert_eq!(s.w_struct.unwrap().fields["n"].kind, null);
     assert_eq!(s.m_value["k"].kind, null);
 }
+
+/// The README's example of the public API.
+#[test]
+fn readme_public_api_example() {
+    use dual_protocol::json::{self, JsonOptions};
+    let options = JsonOptions {
+        emit_unpopulated: true,
+        ..JsonOptions::default()
+    };
+    let text = json::to_string(&dual_protocol::rpc::BadRequest::default(), &options).unwrap();
+    assert_eq!(text, r#"{"fieldViolations":[]}"#);
+}

@@ -26,7 +26,9 @@ mod test_messages {
     pub(crate) mod proto3 {
         dual_protocol::include_proto!("protobuf_test_messages.proto3");
     }
-    // TODO(issue 11): `pub(crate) mod proto2`, "protobuf_test_messages.proto2".
+    pub(crate) mod proto2 {
+        dual_protocol::include_proto!("protobuf_test_messages.proto2");
+    }
 }
 
 use conformance::conformance_request::Payload;
@@ -74,7 +76,9 @@ fn answer(request: ConformanceRequest) -> Answer {
         "protobuf_test_messages.proto3.TestAllTypesProto3" => {
             round_trip::<proto3::TestAllTypesProto3>(request)
         }
-        // TODO(issue 11): "protobuf_test_messages.proto2.TestAllTypesProto2".
+        "protobuf_test_messages.proto2.TestAllTypesProto2" => {
+            round_trip::<proto2::TestAllTypesProto2>(request)
+        }
         // The runner's first request asks for the testee's own failure set
         // (an empty one: ours is the committed --failure_list).
         "conformance.FailureSet" => round_trip::<conformance::FailureSet>(request),
@@ -128,22 +132,17 @@ enum Output {
     Json,
 }
 
-// The only calls into the JSON mapping, with protobuf's default options
-// (and ignore_unknown_fields where the test asks for it).
-// TODO(issue 11): `dual_protocol::json::{from_slice, to_string}` once public.
+// The only calls into the JSON mapping: its public API, with protobuf's
+// default options (and ignore_unknown_fields where the test asks for it).
 
 fn from_json<M: DeserializeOwned>(json: &[u8], ignore_unknown_fields: bool) -> Result<M, String> {
     let options = JsonOptions {
         ignore_unknown_fields,
         ..JsonOptions::default()
     };
-    dual_protocol::__private::json::with_options(options, || serde_json::from_slice(json))
-        .map_err(|e| e.to_string())
+    dual_protocol::json::from_slice(json, &options).map_err(|e| e.to_string())
 }
 
 fn to_json<M: Serialize>(message: &M) -> Result<String, String> {
-    dual_protocol::__private::json::with_options(JsonOptions::default(), || {
-        serde_json::to_string(message)
-    })
-    .map_err(|e| e.to_string())
+    dual_protocol::json::to_string(message, &JsonOptions::default()).map_err(|e| e.to_string())
 }
