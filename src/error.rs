@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::__private::json::JsonOptions;
 use crate::classify::Dialect;
+use crate::registry::JsonContext;
 use crate::status::{Code, Status, json_response};
 use crate::transcode::json::JsonError;
 
@@ -254,14 +254,14 @@ impl Rejection {
     }
 
     /// The error response in the client's protocol: for HTTP/JSON the
-    /// status as JSON (with `options`), except for
+    /// status as JSON (with the layer's options and types), except for
     /// [`Rejection::GrpcDisabled`], which is a trailers-only gRPC answer.
-    pub(crate) fn into_response<B>(self, dialect: Dialect, options: JsonOptions) -> Response<B>
+    pub(crate) fn into_response<B>(self, dialect: Dialect, cx: &JsonContext) -> Response<B>
     where
         B: From<Bytes>,
     {
         if dialect != Dialect::Json {
-            return self.into_rpc_response(dialect, options);
+            return self.into_rpc_response(dialect, cx);
         }
         let (http, _, _) = self.parts();
         let status = self.status();
@@ -274,7 +274,7 @@ impl Rejection {
             );
             return response;
         }
-        let mut response = json_response(http, status.to_json(options));
+        let mut response = json_response(http, status.to_json(cx));
         if let Self::MethodNotAllowed(_, allow) = &self
             && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
         {
@@ -297,7 +297,7 @@ impl Rejection {
     /// (UNIMPLEMENTED for a method not served, as gRPC says), the HTTP
     /// status of the code for Connect unary, except for the protocol-level
     /// 404, 405 and 415.
-    fn into_rpc_response<B>(self, dialect: Dialect, options: JsonOptions) -> Response<B>
+    fn into_rpc_response<B>(self, dialect: Dialect, cx: &JsonContext) -> Response<B>
     where
         B: From<Bytes>,
     {
@@ -320,7 +320,7 @@ impl Rejection {
             _ => status.code.http_status(),
         };
         let mut response =
-            status.to_rpc_response(dialect, http, HeaderMap::new(), &HeaderMap::new(), options);
+            status.to_rpc_response(dialect, http, HeaderMap::new(), &HeaderMap::new(), cx);
         if let Self::MethodNotAllowed(_, allow) = &self
             && let Ok(value) = HeaderValue::try_from(join(allow, ", "))
         {

@@ -11,9 +11,9 @@ use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
 
-use crate::__private::json::JsonOptions;
 use crate::body::DualBody;
 use crate::classify::Dialect;
+use crate::registry::JsonContext;
 use crate::registry::split_path;
 use crate::status::{Code, Status};
 use crate::trace::CallSpan;
@@ -35,10 +35,10 @@ pin_project! {
 
 /// The client's protocol, for the answer to a panic of the inner service:
 /// INTERNAL as a gRPC status, or in the dialect of a transcoded call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum OnPanic {
     Grpc,
-    Rpc(Dialect, JsonOptions),
+    Rpc(Dialect, JsonContext),
 }
 
 pin_project! {
@@ -52,7 +52,7 @@ pin_project! {
             #[pin] future: F,
             method: http::Method,
             uri: http::Uri,
-            options: JsonOptions,
+            cx: JsonContext,
         },
         // A transcoded call, waiting for the inner service's response head.
         Call { #[pin] future: F, answer: Option<Answer> },
@@ -73,26 +73,21 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
         }
     }
 
-    pub(crate) fn watch(
-        future: F,
-        method: http::Method,
-        uri: http::Uri,
-        options: JsonOptions,
-    ) -> Self {
+    pub(crate) fn watch(future: F, method: http::Method, uri: http::Uri, cx: JsonContext) -> Self {
         Self {
+            on_panic: OnPanic::Rpc(Dialect::Json, cx.clone()),
             kind: Kind::Watch {
                 future,
                 method,
                 uri,
-                options,
+                cx,
             },
-            on_panic: OnPanic::Rpc(Dialect::Json, options),
             span: None,
         }
     }
 
     pub(crate) fn call(future: F, answer: Answer) -> Self {
-        let on_panic = OnPanic::Rpc(answer.respond.dialect(), answer.renderer.cx.options);
+        let on_panic = OnPanic::Rpc(answer.respond.dialect(), answer.renderer.cx.clone());
         let span = Some(answer.span.clone());
         Self {
             kind: Kind::Call {
@@ -139,7 +134,7 @@ where
             Ok(polled) => polled,
             Err(_) => {
                 kind.set(Kind::Ready { response: None });
-                Poll::Ready(Ok(panicked(*this.on_panic)))
+                Poll::Ready(Ok(panicked(this.on_panic)))
             }
         };
         if let (Some(span), Poll::Ready(Ok(response))) = (span, &polled) {
@@ -150,7 +145,7 @@ where
 }
 
 /// The answer to a call whose inner service panicked.
-fn panicked<B>(on_panic: OnPanic) -> Response<DualBody<B>> {
+fn panicked<B>(on_panic: &OnPanic) -> Response<DualBody<B>> {
     let status = Status::new(
         Code::Internal,
         "the service panicked while answering this call",
@@ -165,12 +160,12 @@ fn panicked<B>(on_panic: OnPanic) -> Response<DualBody<B>> {
             );
             response
         }
-        OnPanic::Rpc(dialect, options) => status.to_rpc_response(
-            dialect,
+        OnPanic::Rpc(dialect, cx) => status.to_rpc_response(
+            *dialect,
             Code::Internal.http_status(),
             http::HeaderMap::new(),
             &http::HeaderMap::new(),
-            options,
+            cx,
         ),
     }
 }
@@ -194,10 +189,10 @@ where
                     future,
                     method,
                     uri,
-                    options,
+                    cx: json,
                 } => {
                     let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(watched(response, method, uri, *options)));
+                    return Poll::Ready(Ok(watched(response, method, uri, json)));
                 }
                 KindProj::Call { future, answer } => {
                     let response = match future.poll(cx) {
@@ -237,7 +232,7 @@ fn watched<B>(
     response: Response<B>,
     method: &http::Method,
     uri: &http::Uri,
-    options: JsonOptions,
+    cx: &JsonContext,
 ) -> Response<DualBody<B>> {
     match Status::from_headers(response.headers()) {
         Some(mut status) if status.code != Code::Ok => {
@@ -252,7 +247,7 @@ fn watched<B>(
                     status.message = format!("no route for {} {}", method, uri.path());
                 }
             }
-            status.to_response(options)
+            status.to_response(cx)
         }
         _ => response.map(DualBody::new),
     }

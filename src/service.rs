@@ -92,10 +92,10 @@ where
             Decision::Passthrough { watch: true } => {
                 let (method, uri) = (request.method().clone(), request.uri().clone());
                 let future = self.inner.call(request.map(DualBody::new));
-                ResponseFuture::watch(future, method, uri, shared.json)
+                ResponseFuture::watch(future, method, uri, shared.context.clone())
             }
             Decision::Reject(rejection, dialect) => {
-                ResponseFuture::ready(rejection.into_response(dialect, shared.json))
+                ResponseFuture::ready(rejection.into_response(dialect, &shared.context))
             }
             Decision::Options(allow) => ResponseFuture::ready(options_response(&allow)),
             // The OpenAPI document or the docs page, fixed when the layer was built.
@@ -105,7 +105,7 @@ where
                 match self.transcode(request, plan, &shared) {
                     Ok(future) => future,
                     Err(rejection) => {
-                        ResponseFuture::ready(rejection.into_response(dialect, shared.json))
+                        ResponseFuture::ready(rejection.into_response(dialect, &shared.context))
                     }
                 }
             }

@@ -12,8 +12,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 use prost::Message as _;
 
-use crate::__private::json::{JsonOptions, with_options};
 use crate::classify::Dialect;
+use crate::registry::JsonContext;
 
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 pub(crate) const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -245,28 +245,26 @@ impl Status {
     }
 
     /// The `google.rpc.Status` JSON of this status (`{"code":..,"message":..,
-    /// "details":[..]}`); each detail prints as an `Any`, with `options`.
-    pub(crate) fn to_json(&self, options: JsonOptions) -> Bytes {
+    /// "details":[..]}`); each detail prints as an `Any`, with the layer's options and types.
+    pub(crate) fn to_json(&self, cx: &JsonContext) -> Bytes {
         let mut out = Vec::with_capacity(64 + self.message.len());
-        self.write_json(&mut out, options);
+        self.write_json(&mut out, cx);
         out.into()
     }
 
-    fn write_json(&self, out: &mut Vec<u8>, options: JsonOptions) {
+    fn write_json(&self, out: &mut Vec<u8>, cx: &JsonContext) {
         out.extend_from_slice(b"{\"code\":");
         out.extend_from_slice(self.code.as_i32().to_string().as_bytes());
         out.extend_from_slice(b",\"message\":");
         write_json_string(out, &self.message);
         if !self.details.is_empty() {
             out.extend_from_slice(b",\"details\":[");
-            with_options(options, || {
-                for (i, any) in self.details.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    serde_json::to_writer(&mut *out, any).expect("an Any always prints");
+            for (i, any) in self.details.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
                 }
-            });
+                crate::json::write_in(&mut *out, any, cx).expect("an Any always prints");
+            }
             out.push(b']');
         }
         out.push(b'}');
@@ -275,14 +273,14 @@ impl Status {
     /// The Connect protocol's error JSON: `{"code":"not_found","message":..,
     /// "details":[{"type":..,"value":..,"debug":..}]}`, where `value` is the
     /// detail's protobuf in unpadded base64 and `debug` its JSON (as an
-    /// `Any`, with `options`), when the layer knows its type.
-    pub(crate) fn to_connect_json(&self, options: JsonOptions) -> Bytes {
+    /// `Any`, with the layer's options), when the layer knows its type.
+    pub(crate) fn to_connect_json(&self, cx: &JsonContext) -> Bytes {
         let mut out = Vec::with_capacity(64 + self.message.len());
-        self.write_connect_json(&mut out, options);
+        self.write_connect_json(&mut out, cx);
         out.into()
     }
 
-    fn write_connect_json(&self, out: &mut Vec<u8>, options: JsonOptions) {
+    fn write_connect_json(&self, out: &mut Vec<u8>, cx: &JsonContext) {
         out.extend_from_slice(b"{\"code\":\"");
         out.extend_from_slice(self.code.connect_name().as_bytes());
         out.push(b'"');
@@ -306,8 +304,9 @@ impl Status {
                         .as_bytes(),
                 );
                 out.push(b'"');
-                if crate::any::knows(&any.type_url)
-                    && let Ok(debug) = with_options(options, || serde_json::to_vec(any))
+                let mut debug = Vec::new();
+                if crate::any::with_context(cx, || crate::any::knows(&any.type_url))
+                    && crate::json::write_in(&mut debug, any, cx).is_ok()
                 {
                     out.extend_from_slice(b",\"debug\":");
                     out.extend_from_slice(&debug);
@@ -322,12 +321,12 @@ impl Status {
     /// The Connect end-of-stream message's JSON: `{"error":{..},
     /// "metadata":{"name":["value",..]}}`, either part left out when empty.
     /// Binary (`-bin`) values stay base64, as the protocol asks.
-    pub(crate) fn to_connect_end(&self, trailers: &HeaderMap, options: JsonOptions) -> Bytes {
+    pub(crate) fn to_connect_end(&self, trailers: &HeaderMap, cx: &JsonContext) -> Bytes {
         let mut out = Vec::with_capacity(64 + self.message.len());
         out.push(b'{');
         if self.code != Code::Ok {
             out.extend_from_slice(b"\"error\":");
-            self.write_connect_json(&mut out, options);
+            self.write_connect_json(&mut out, cx);
         }
         let mut names = trailers.keys().peekable();
         if names.peek().is_some() {
@@ -390,20 +389,20 @@ impl Status {
         http: StatusCode,
         mut metadata: HeaderMap,
         trailers: &HeaderMap,
-        options: JsonOptions,
+        cx: &JsonContext,
     ) -> Response<B> {
         use crate::transcode::envelope;
         let (http, body, content_type) = match dialect {
-            Dialect::Json => (http, self.to_json(options), dialect.content_type()),
+            Dialect::Json => (http, self.to_json(cx), dialect.content_type()),
             Dialect::Connect => {
                 crate::metadata::trailers_to_headers(&mut metadata, trailers);
-                (http, self.to_connect_json(options), "application/json")
+                (http, self.to_connect_json(cx), "application/json")
             }
             Dialect::ConnectStream(_) if http == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                (http, self.to_connect_json(options), "application/json")
+                (http, self.to_connect_json(cx), "application/json")
             }
             Dialect::ConnectStream(_) => {
-                let end = self.to_connect_end(trailers, options);
+                let end = self.to_connect_end(trailers, cx);
                 let body = envelope::envelope(envelope::END_STREAM, &end);
                 (StatusCode::OK, body, dialect.content_type())
             }
@@ -425,26 +424,26 @@ impl Status {
     }
 
     /// The whole JSON error answer: the mapped HTTP status and the JSON body.
-    pub(crate) fn to_response<B: From<Bytes>>(&self, options: JsonOptions) -> Response<B> {
-        json_response(self.code.http_status(), self.to_json(options))
+    pub(crate) fn to_response<B: From<Bytes>>(&self, cx: &JsonContext) -> Response<B> {
+        json_response(self.code.http_status(), self.to_json(cx))
     }
 
     /// The last line of an NDJSON stream that failed:
     /// `{"error":{"code":..,"message":..}}` and a newline.
-    pub(crate) fn to_ndjson(&self, options: JsonOptions) -> Bytes {
+    pub(crate) fn to_ndjson(&self, cx: &JsonContext) -> Bytes {
         let mut out = Vec::with_capacity(80 + self.message.len());
         out.extend_from_slice(b"{\"error\":");
-        self.write_json(&mut out, options);
+        self.write_json(&mut out, cx);
         out.extend_from_slice(b"}\n");
         out.into()
     }
 
     /// The last event of an SSE stream that failed:
     /// `event: error` with the status JSON as its data.
-    pub(crate) fn to_sse(&self, options: JsonOptions) -> Bytes {
+    pub(crate) fn to_sse(&self, cx: &JsonContext) -> Bytes {
         let mut out = Vec::with_capacity(80 + self.message.len());
         out.extend_from_slice(b"event: error\ndata: ");
-        self.write_json(&mut out, options);
+        self.write_json(&mut out, cx);
         out.extend_from_slice(b"\n\n");
         out.into()
     }
@@ -580,7 +579,7 @@ mod tests {
     fn renders_every_form() {
         let status = sample();
         let json = r#"{"code":3,"message":"bad \"input\" 100% ü","details":[{"@type":"type.googleapis.com/x.Unknown","value":"AQID"}]}"#;
-        let options = JsonOptions::default();
+        let options = &JsonContext::linked(crate::JsonOptions::default());
         assert_eq!(status.to_json(options), json.as_bytes());
         assert_eq!(
             status.to_ndjson(options),
@@ -616,16 +615,16 @@ mod tests {
         status
             .details
             .push(crate::error::bad_request("book.title", "must not be empty"));
-        let camel = status.to_json(JsonOptions::default());
+        let camel = status.to_json(&JsonContext::linked(crate::JsonOptions::default()));
         assert!(
             std::str::from_utf8(&camel)
                 .unwrap()
                 .contains("\"fieldViolations\"")
         );
-        let snake = status.to_json(JsonOptions {
+        let snake = status.to_json(&JsonContext::linked(crate::JsonOptions {
             proto_names: true,
-            ..JsonOptions::default()
-        });
+            ..crate::JsonOptions::default()
+        }));
         assert!(
             std::str::from_utf8(&snake)
                 .unwrap()

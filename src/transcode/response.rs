@@ -119,7 +119,7 @@ impl Answer {
         let http = status.code.http_status();
         let (metadata, trailers) = (HeaderMap::new(), HeaderMap::new());
         let dialect = self.respond.dialect();
-        status.to_rpc_response(dialect, http, metadata, &trailers, self.renderer.cx.options)
+        status.to_rpc_response(dialect, http, metadata, &trailers, &self.renderer.cx)
     }
 
     /// The status of a call whose deadline passed.
@@ -257,13 +257,13 @@ impl<B> Opening<B> {
 
     fn finish(&mut self, status: Status, trailers: HeaderMap) {
         let mut parts = self.parts.take().expect("finished once");
-        let options = self.stream.renderer.cx.options;
+        let cx = &self.stream.renderer.cx;
         let dialect = self.stream.respond.dialect();
         let response = if status.code != Code::Ok && dialect != Dialect::Json {
             let http = status.code.http_status();
             let metadata = std::mem::take(&mut parts.headers);
             let response: Response<Bytes> =
-                status.to_rpc_response(dialect, http, metadata, &trailers, options);
+                status.to_rpc_response(dialect, http, metadata, &trailers, cx);
             let (rpc, body) = response.into_parts();
             parts.status = rpc.status;
             parts.headers = rpc.headers;
@@ -277,7 +277,7 @@ impl<B> Opening<B> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            Response::from_parts(parts, DualBody::full(status.to_json(options)))
+            Response::from_parts(parts, DualBody::full(status.to_json(cx)))
         } else if self.stream.single() {
             match self.message.take() {
                 Some(message) => {
@@ -301,7 +301,7 @@ impl<B> Opening<B> {
                 None => {
                     let status = Status::new(Code::Internal, "the gRPC response has no message");
                     parts.status = status.code.http_status();
-                    Response::from_parts(parts, DualBody::full(status.to_json(options)))
+                    Response::from_parts(parts, DualBody::full(status.to_json(cx)))
                 }
             }
         } else {
@@ -483,10 +483,10 @@ impl<B> ResponseStream<B> {
     /// or event (then the HTTP trailers), the end-of-stream message, the
     /// gRPC-Web trailers frame, or the HTTP trailers alone.
     fn end_frame(&mut self, status: Status, trailers: HeaderMap) -> Frame<Bytes> {
-        let options = self.renderer.cx.options;
+        let cx = &self.renderer.cx;
         match self.respond {
             Respond::ConnectStream(_) => {
-                let end = status.to_connect_end(&trailers, options);
+                let end = status.to_connect_end(&trailers, cx);
                 return Frame::data(envelope::envelope(envelope::END_STREAM, &end));
             }
             Respond::GrpcWeb { text, .. } => {
@@ -501,8 +501,8 @@ impl<B> ResponseStream<B> {
         }
         let last = match self.respond {
             _ if status.code == Code::Ok => None,
-            Respond::Sse => Some(status.to_sse(options)),
-            _ => Some(status.to_ndjson(options)),
+            Respond::Sse => Some(status.to_sse(cx)),
+            _ => Some(status.to_ndjson(cx)),
         };
         let mut all = status.to_trailers();
         all.extend(trailers);
