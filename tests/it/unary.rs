@@ -170,6 +170,27 @@ async fn the_token_interceptor_guards_both_protocols_alike() {
         let right = [("authorization", "Bearer s3cret")];
         let answer = post_with(version, addr, GET_BOOK, body, &right).await;
         assert_eq!(answer.status, 200, "{answer:?}");
+
+        // REST, a server stream as NDJSON, and Connect: the same check.
+        let get = |token: Option<&str>| {
+            let mut request = Request::get(format!("http://{addr}/v1/shelves/1/books/1"));
+            if let Some(token) = token {
+                request = request.header("authorization", token);
+            }
+            request.body(Full::default()).unwrap()
+        };
+        send(version, get(None)).await.error(401, 16);
+        assert_eq!(send(version, get(Some("Bearer s3cret"))).await.status, 200);
+        let stream = r#"{"message":"s","repeat":2}"#;
+        let path = "/echo.v1.EchoService/EchoStream";
+        post_json(version, addr, path, stream).await.error(401, 16);
+        let answer = post_with(version, addr, path, stream, &right).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(String::from_utf8_lossy(&answer.body).lines().count(), 2);
+        let connect = [("connect-protocol-version", "1")];
+        let answer = post_with(version, addr, GET_BOOK, body, &connect).await;
+        assert_eq!(answer.status, 401, "{answer:?}");
+        assert_eq!(answer.json()["code"], "unauthenticated");
     }
 }
 
