@@ -266,6 +266,28 @@ struct State {
     /// Book name -> (content type, bytes).
     covers: BTreeMap<String, (String, bytes::Bytes)>,
     next_id: u64,
+    /// What the store holds: shelves and books (their protobuf size) and
+    /// covers, bounded by [`MAX_STORED_BYTES`].
+    stored: usize,
+}
+
+/// The most the example's store holds, shelves, books and covers
+/// together: a client cannot fill the server's memory through it.
+pub const MAX_STORED_BYTES: usize = 16 * 1024 * 1024;
+
+impl State {
+    /// Accounts for `added` bytes stored in place of `removed`, or refuses
+    /// when the store would pass [`MAX_STORED_BYTES`].
+    fn charge(&mut self, added: usize, removed: usize) -> Result<(), Status> {
+        let stored = self.stored.saturating_sub(removed).saturating_add(added);
+        if stored > MAX_STORED_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "the example's store is full ({MAX_STORED_BYTES} bytes): delete books first"
+            )));
+        }
+        self.stored = stored;
+        Ok(())
+    }
 }
 
 /// The largest cover the example stores.
@@ -401,6 +423,7 @@ impl LibraryService for Library {
                 shelf.name
             )));
         }
+        state.charge(shelf.encoded_len(), 0)?;
         state.shelves.insert(shelf.name.clone(), shelf.clone());
         Ok(Response::new(shelf))
     }
@@ -529,7 +552,11 @@ impl LibraryService for Library {
         if updated.title.is_empty() {
             return Err(bad_field("book.title", "must not be empty"));
         }
-        *book = updated.clone();
+        let (added, removed) = (updated.encoded_len(), book.encoded_len());
+        state.charge(added, removed)?;
+        if let Some(book) = state.books.get_mut(&update.name) {
+            *book = updated.clone();
+        }
         Ok(Response::new(updated))
     }
 
@@ -538,8 +565,13 @@ impl LibraryService for Library {
         request: Request<DeleteBookRequest>,
     ) -> Result<Response<dual_protocol::types::Empty>, Status> {
         let name = request.into_inner().name;
-        match self.state().books.remove(&name) {
-            Some(_) => Ok(Response::new(dual_protocol::types::Empty {})),
+        let mut state = self.state();
+        match state.books.remove(&name) {
+            Some(book) => {
+                let cover = state.covers.remove(&name).map_or(0, |(_, data)| data.len());
+                state.charge(0, book.encoded_len() + cover)?;
+                Ok(Response::new(dual_protocol::types::Empty {}))
+            }
             None => Err(not_found("book", &name)),
         }
     }
@@ -618,7 +650,10 @@ impl LibraryService for Library {
             content_type: content_type.clone(),
             size: data.len() as i64,
         };
-        self.state()
+        let mut state = self.state();
+        let replaced = state.covers.get(&name).map_or(0, |(_, old)| old.len());
+        state.charge(data.len(), replaced)?;
+        state
             .covers
             .insert(name, (content_type, bytes::Bytes::from(data)));
         Ok(Response::new(cover))
@@ -702,6 +737,7 @@ impl Library {
                 book.name
             )));
         }
+        state.charge(book.encoded_len(), 0)?;
         state.books.insert(book.name.clone(), book.clone());
         Ok(book)
     }
