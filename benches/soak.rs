@@ -145,8 +145,14 @@ impl Kind {
         }
     }
 
-    /// Closed-loop workers of this kind.
+    /// Closed-loop workers of this kind (none when `SOAK_ONLY`, a
+    /// comma-separated list of kind names, leaves it out).
     fn workers(self) -> usize {
+        if let Ok(only) = std::env::var("SOAK_ONLY")
+            && !only.split(',').any(|name| name.trim() == self.name())
+        {
+            return 0;
+        }
         match self {
             Kind::GrpcUnary | Kind::JsonH1 | Kind::JsonH2c | Kind::Rest | Kind::BadInput => 3,
             _ => 2,
@@ -306,17 +312,33 @@ impl Answer {
     }
 }
 
+/// `METHOD uri (version)` of a request, for error messages.
+fn describe(request: &Request<Body>, version: Version) -> String {
+    format!(
+        "{} {} ({}{})",
+        request.method(),
+        request.uri(),
+        version.name(),
+        request
+            .headers()
+            .iter()
+            .map(|(k, v)| format!(", {k}: {}", String::from_utf8_lossy(v.as_bytes())))
+            .collect::<String>()
+    )
+}
+
 async fn send(ctx: &Ctx, version: Version, request: Request<Body>) -> Result<Answer, String> {
+    let described = describe(&request, version);
     let response = ctx
         .client(version)
         .request(request)
         .await
-        .map_err(|e| format!("request failed: {e:?}"))?;
+        .map_err(|e| format!("{described}: request failed: {e:?}"))?;
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
         .await
-        .map_err(|e| format!("{} then the body failed: {e:?}", parts.status))?
+        .map_err(|e| format!("{described}: {} then the body failed: {e:?}", parts.status))?
         .to_bytes();
     Ok(Answer {
         status: parts.status,
@@ -392,11 +414,12 @@ struct Reader {
 }
 
 async fn open(ctx: &Ctx, version: Version, request: Request<Body>) -> Result<Reader, String> {
+    let described = describe(&request, version);
     let response = ctx
         .client(version)
         .request(request)
         .await
-        .map_err(|e| format!("request failed: {e:?}"))?;
+        .map_err(|e| format!("{described}: request failed: {e:?}"))?;
     let (parts, body) = response.into_parts();
     Ok(Reader {
         status: parts.status,
@@ -1199,13 +1222,13 @@ async fn json_cancel(ctx: &Ctx, i: u64) -> Checked {
             let body = r#"{"message":"never answered","delay":"2s"}"#;
             let call = post(ctx, version, ECHO, body, &[]);
             if let Ok(answer) = tokio::time::timeout(Duration::from_millis(30), call).await {
-                let shown = match answer {
-                    Ok(answer) => answer.show(),
-                    Err(e) => e,
-                };
-                return Err(format!(
-                    "POST {v} {ECHO} {body}: answered within 30 ms: {shown}"
-                ));
+                return Err(match answer {
+                    Ok(answer) => format!(
+                        "POST {v} {ECHO} {body}: answered within 30 ms: {}",
+                        answer.show()
+                    ),
+                    Err(e) => format!("ended within 30 ms: {e}"),
+                });
             }
         }
         _ => {
@@ -1361,6 +1384,16 @@ async fn json_deadline(ctx: &Ctx, i: u64) -> Checked {
     }
 }
 
+/// `ctx` with an h2c client of its own (a new connection).
+fn own_h2c(ctx: &Ctx) -> Ctx {
+    Ctx {
+        addr: ctx.addr,
+        h1: ctx.h1.clone(),
+        h2c: http_client(true),
+        channel: ctx.channel.clone(),
+    }
+}
+
 /// Inputs the server must refuse, each with its status and code.
 async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
     const VARIANTS: u64 = 13;
@@ -1420,7 +1453,23 @@ async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
         9 => {
             // Declared over the limit: refused before it is read.
             let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(MAX_BODY + 1024));
-            let answer = post(ctx, version, ECHO, &body, &[]).await?;
+            // The server answers 413 without reading the body. Over
+            // HTTP/1.1, when the body has not all arrived, it then closes
+            // the connection, though its answer said nothing of it (no
+            // `connection: close`): a keep-alive client that reuses the
+            // connection gets `IncompleteMessage`. Over h2c, the body's
+            // DATA frames that arrive after the answer each count as a
+            // client error, and after `max_local_error_reset_streams` (1024,
+            // the example's `Limits` and hyper's default) over a
+            // connection's life the server sends GOAWAY ENHANCE_YOUR_CALM
+            // and every call on the connection fails. Both found by this
+            // soak (README "Soak"); until the server handles them, these
+            // requests go on connections of their own.
+            let (close, own): (&[(&str, &str)], _) = match version {
+                Version::H1 => (&[("connection", "close")], None),
+                Version::H2c => (&[], Some(own_h2c(ctx))),
+            };
+            let answer = post(own.as_ref().unwrap_or(ctx), version, ECHO, &body, close).await?;
             json_error(
                 &format!("POST {v} {ECHO} {} B body (limit {MAX_BODY})", body.len()),
                 &answer,
@@ -1444,7 +1493,9 @@ async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
                     }
                 }
             };
-            let (answer, ()) = tokio::join!(send(ctx, Version::H2c, request), feed);
+            // On a connection of its own, as above.
+            let own = own_h2c(ctx);
+            let (answer, ()) = tokio::join!(send(&own, Version::H2c, request), feed);
             json_error(
                 &format!("POST h2c {ECHO} streamed body over {MAX_BODY} B"),
                 &answer?,
@@ -1754,7 +1805,6 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let (after_tasks, after_streams) = server.tasks().unwrap_or((usize::MAX, usize::MAX));
     let after_rss = server.rss_kib();
-    let hwm = server.status_kib("VmHWM:");
 
     println!();
     println!(
@@ -1808,7 +1858,7 @@ fn main() {
     );
     println!(
         "server VmRSS: {base_rss} KiB before, {min}..{max} KiB during (samples), {end_rss} KiB at \
-         the end, {after_rss} KiB 2 s later; VmHWM {hwm} KiB"
+         the end, {after_rss} KiB 2 s later"
     );
     println!(
         "server alive tasks: {base_tasks} before, {end_tasks} at the end of the load, \
