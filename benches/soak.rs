@@ -33,6 +33,13 @@
 //! back to the baseline measured before the load within `TASK_TOLERANCE`.
 //! The bench exits non-zero on any unexpected error, on tasks or streams
 //! not back to baseline, or if the server does not exit cleanly.
+//!
+//! `SOAK_ONLY="JSON bad input,REST routes"` runs only the kinds named.
+//! Requests the server answers before reading their whole body (bad
+//! inputs, a deadline ending a chat) go on connections of their own, as a
+//! misbehaving client's would; `SOAK_SHARED_BAD=1` sends them on the shared
+//! connections instead, which shows two findings of this soak (README
+//! "Soak").
 
 #[path = "../examples/common/mod.rs"]
 mod common;
@@ -1338,7 +1345,18 @@ async fn json_deadline(ctx: &Ctx, i: u64) -> Checked {
         }
         _ => {
             // A chat that says one thing and then nothing: the deadline
-            // ends it mid-stream (SSE).
+            // ends it mid-stream (SSE) while its request body is still
+            // open. On a connection of its own (unless `SOAK_SHARED_BAD`
+            // is set): the server cannot read the rest of that body, so it
+            // closes an HTTP/1.1 connection after the call (the head, sent
+            // long before, could not say so), and over h2c the body's end
+            // arriving afterwards counts as a client error (see
+            // `bad_input`); a keep-alive client reusing the connection
+            // would fail its next call.
+            let own = std::env::var_os("SOAK_SHARED_BAD")
+                .is_none()
+                .then(|| own_connections(ctx));
+            let ctx = own.as_ref().unwrap_or(ctx);
             let what = format!("POST {v} {CHAT} {NDJSON} accept {SSE} grpc-timeout 300m");
             let (tx, body) = channel_body();
             tx.send(Bytes::from_static(b"{\"message\":\"one\"}\n"))
@@ -1384,11 +1402,11 @@ async fn json_deadline(ctx: &Ctx, i: u64) -> Checked {
     }
 }
 
-/// `ctx` with an h2c client of its own (a new connection).
-fn own_h2c(ctx: &Ctx) -> Ctx {
+/// `ctx` with HTTP clients of its own (new connections).
+fn own_connections(ctx: &Ctx) -> Ctx {
     Ctx {
         addr: ctx.addr,
-        h1: ctx.h1.clone(),
+        h1: http_client(false),
         h2c: http_client(true),
         channel: ctx.channel.clone(),
     }
@@ -1399,6 +1417,21 @@ async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
     const VARIANTS: u64 = 13;
     let version = Version::of(i, VARIANTS);
     let v = version.name();
+    // Each bad request goes on a connection of its own, unless
+    // `SOAK_SHARED_BAD` is set: the server answers most of them before it
+    // has read their body, and then (both found by this soak, README
+    // "Soak"): over HTTP/1.1, when the body has not all arrived, it closes
+    // the connection after the answer, which says nothing of it (no
+    // `connection: close`), so a keep-alive client that reuses the
+    // connection gets `IncompleteMessage`; over h2c, the body's DATA frames
+    // that arrive after the answer each count as a client error in h2, and
+    // after `max_local_error_reset_streams` (1024: the example's `Limits`,
+    // and hyper's default) over a connection's life the server sends
+    // GOAWAY ENHANCE_YOUR_CALM "too_many_internal_resets", failing every
+    // other call on that connection.
+    let shared = std::env::var_os("SOAK_SHARED_BAD").is_some();
+    let own = (!shared).then(|| own_connections(ctx));
+    let ctx = own.as_ref().unwrap_or(ctx);
     let simple = |path: &'static str,
                   body: &'static str,
                   headers: &'static [(&'static str, &'static str)],
@@ -1453,23 +1486,7 @@ async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
         9 => {
             // Declared over the limit: refused before it is read.
             let body = format!(r#"{{"message":"{}"}}"#, "x".repeat(MAX_BODY + 1024));
-            // The server answers 413 without reading the body. Over
-            // HTTP/1.1, when the body has not all arrived, it then closes
-            // the connection, though its answer said nothing of it (no
-            // `connection: close`): a keep-alive client that reuses the
-            // connection gets `IncompleteMessage`. Over h2c, the body's
-            // DATA frames that arrive after the answer each count as a
-            // client error, and after `max_local_error_reset_streams` (1024,
-            // the example's `Limits` and hyper's default) over a
-            // connection's life the server sends GOAWAY ENHANCE_YOUR_CALM
-            // and every call on the connection fails. Both found by this
-            // soak (README "Soak"); until the server handles them, these
-            // requests go on connections of their own.
-            let (close, own): (&[(&str, &str)], _) = match version {
-                Version::H1 => (&[("connection", "close")], None),
-                Version::H2c => (&[], Some(own_h2c(ctx))),
-            };
-            let answer = post(own.as_ref().unwrap_or(ctx), version, ECHO, &body, close).await?;
+            let answer = post(ctx, version, ECHO, &body, &[]).await?;
             json_error(
                 &format!("POST {v} {ECHO} {} B body (limit {MAX_BODY})", body.len()),
                 &answer,
@@ -1493,9 +1510,7 @@ async fn bad_input(ctx: &Ctx, i: u64) -> Checked {
                     }
                 }
             };
-            // On a connection of its own, as above.
-            let own = own_h2c(ctx);
-            let (answer, ()) = tokio::join!(send(&own, Version::H2c, request), feed);
+            let (answer, ()) = tokio::join!(send(ctx, Version::H2c, request), feed);
             json_error(
                 &format!("POST h2c {ECHO} streamed body over {MAX_BODY} B"),
                 &answer?,
