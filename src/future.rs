@@ -61,6 +61,13 @@ pin_project! {
         Open { opening: Opening<ResBody> },
         // Answered by the layer without calling the inner service.
         Ready { response: Option<Response<DualBody<ResBody>>> },
+        // Answered by the layer, once the rest of a small request body is
+        // read and dropped (see `service::early`): the answer then neither
+        // closes an HTTP/1.1 connection nor resets an HTTP/2 stream.
+        Drain {
+            drain: Pin<Box<dyn Future<Output = bool> + Send>>,
+            response: Option<Response<DualBody<ResBody>>>,
+        },
     }
 }
 
@@ -96,6 +103,23 @@ impl<F, ResBody> ResponseFuture<F, ResBody> {
             },
             on_panic,
             span,
+        }
+    }
+
+    /// `response` once `drain` is done; `drain` says whether it read the
+    /// body to its end (if not, an HTTP/1.1 connection is closed after the
+    /// answer, and the answer says so).
+    pub(crate) fn drain(
+        drain: Pin<Box<dyn Future<Output = bool> + Send>>,
+        response: Response<DualBody<ResBody>>,
+    ) -> Self {
+        Self {
+            kind: Kind::Drain {
+                drain,
+                response: Some(response),
+            },
+            on_panic: OnPanic::Grpc,
+            span: None,
         }
     }
 
@@ -220,6 +244,19 @@ where
                     return Poll::Ready(Ok(response
                         .take()
                         .expect("ResponseFuture polled after completion")));
+                }
+                KindProj::Drain { drain, response } => {
+                    let whole = ready!(drain.as_mut().poll(cx));
+                    let mut response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    if !whole {
+                        response.headers_mut().insert(
+                            http::header::CONNECTION,
+                            http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    return Poll::Ready(Ok(response));
                 }
             };
             kind.set(Kind::Open { opening });

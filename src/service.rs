@@ -95,17 +95,29 @@ where
                 ResponseFuture::watch(future, method, uri, shared.context.clone())
             }
             Decision::Reject(rejection, dialect) => {
-                ResponseFuture::ready(rejection.into_response(dialect, &shared.context))
+                early(request, rejection.into_response(dialect, &shared.context))
             }
-            Decision::Options(allow) => ResponseFuture::ready(options_response(&allow)),
+            Decision::Options(allow) => early(request, options_response(&allow)),
             // The OpenAPI document or the docs page, fixed when the layer was built.
             Decision::Page { page, head } => ResponseFuture::ready(page.response(head)),
             Decision::Transcode(plan) => {
                 let dialect = plan.respond.dialect();
+                // A refusal after the body was taken cannot drain it: an
+                // HTTP/1.1 connection with a body left unread is then closed,
+                // and the answer says so.
+                let unread =
+                    request.version() <= Version::HTTP_11 && !request.body().is_end_stream();
                 match self.transcode(request, plan, &shared) {
                     Ok(future) => future,
                     Err(rejection) => {
-                        ResponseFuture::ready(rejection.into_response(dialect, &shared.context))
+                        let mut response = rejection.into_response(dialect, &shared.context);
+                        if unread {
+                            response.headers_mut().insert(
+                                http::header::CONNECTION,
+                                http::HeaderValue::from_static("close"),
+                            );
+                        }
+                        ResponseFuture::ready(response)
                     }
                 }
             }
@@ -261,6 +273,69 @@ impl<S> DualProtocolService<S> {
         }
         Ok(ResponseFuture::call(future, answer))
     }
+}
+
+/// The most of a refused request's body the layer reads (and drops) before
+/// answering, so that the answer does not cut the request short.
+const DRAIN_MAX_BYTES: u64 = 64 * 1024;
+
+/// How long the layer waits for the rest of a refused request's body.
+const DRAIN_MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// An answer the layer makes without calling the inner service. A request
+/// whose body has not all arrived would otherwise be cut short: hyper
+/// closes an HTTP/1.1 connection after such an answer (and the client,
+/// not told, may send its next request on it), and resets an HTTP/2
+/// stream, whose DATA frames still in flight then count against the
+/// connection's reset limit (hyper's `max_local_error_reset_streams`,
+/// 1,024 by default: then GOAWAY, and every call on the connection fails).
+/// So the rest of a small body (at most [`DRAIN_MAX_BYTES`], arriving
+/// within [`DRAIN_MAX_WAIT`]) is read and dropped first; past either bound
+/// an HTTP/1.1 answer says `connection: close`.
+fn early<B, F, ResBody>(
+    request: Request<B>,
+    response: Response<DualBody<ResBody>>,
+) -> ResponseFuture<F, ResBody>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+{
+    let (parts, body) = request.into_parts();
+    if body.is_end_stream() {
+        return ResponseFuture::ready(response);
+    }
+    let http1 = parts.version <= Version::HTTP_11;
+    if body.size_hint().lower() > DRAIN_MAX_BYTES {
+        let mut response = response;
+        if http1 {
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        return ResponseFuture::ready(response);
+    }
+    let drain = async move {
+        use http_body_util::BodyExt as _;
+        let mut body = std::pin::pin!(body);
+        let mut read = 0u64;
+        let whole = tokio::time::timeout(DRAIN_MAX_WAIT, async {
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { return false };
+                if let Some(data) = frame.data_ref() {
+                    read += data.len() as u64;
+                    if read > DRAIN_MAX_BYTES {
+                        return false;
+                    }
+                }
+            }
+            true
+        })
+        .await;
+        // HTTP/2 streams reset past a bound are few; only HTTP/1.1 needs
+        // to say that the connection ends.
+        whole.unwrap_or(false) || !http1
+    };
+    ResponseFuture::drain(Box::pin(drain), response)
 }
 
 /// The answer to `OPTIONS` on a path the layer serves: 204 and `Allow`.

@@ -204,3 +204,64 @@ async fn every_content_encoding_header_counts() {
         );
     }
 }
+
+/// The soak found that an answer the layer made before reading a body
+/// (415, 413, ...) cut the request short: hyper then closed the HTTP/1.1
+/// connection without saying so (the client's next request on it failed),
+/// and over HTTP/2 the body's DATA frames still in flight counted against
+/// the connection's reset limit until hyper sent GOAWAY. The layer now
+/// reads and drops the rest of a small body first, and says
+/// `connection: close` when it cannot.
+#[tokio::test]
+async fn an_early_answer_keeps_the_connection_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = start_default().await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = "x".repeat(20_000);
+    // A refused body (a content type not served), sent in two parts.
+    let head = format!(
+        "POST {ECHO} HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10_000]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    stream.write_all(&body.as_bytes()[10_000..]).await.unwrap();
+    // Then a good request on the same connection.
+    let good = r#"{"message":"next"}"#;
+    let next = format!(
+        "POST {ECHO} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{good}",
+        good.len()
+    );
+    stream.write_all(next.as_bytes()).await.unwrap();
+    let mut answers = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answers).contains(r#""message":"next""#) {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed after: {}", String::from_utf8_lossy(&answers));
+            answers.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("both answers");
+    let text = String::from_utf8_lossy(&answers);
+    assert!(text.starts_with("HTTP/1.1 415"), "{text}");
+    assert!(!text.contains("connection: close"), "{text}");
+
+    // A body too large to read: the answer says the connection ends.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {ECHO} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{",
+        64 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+}
