@@ -211,6 +211,7 @@ impl<S> DualProtocolService<S> {
         } else {
             Uri::from_static(method.path)
         };
+        let http1 = parts.version <= Version::HTTP_11;
         parts.version = Version::HTTP_2;
         let failure = Failure::default();
         let streams_in = matches!(
@@ -259,6 +260,7 @@ impl<S> DualProtocolService<S> {
             compress: plan.compress,
             head: plan.head,
             span,
+            http1,
         };
         let request = Request::from_parts(parts, DualBody::request(stream));
         let future = self.inner.call(request);

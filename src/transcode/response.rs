@@ -109,6 +109,9 @@ pub(crate) struct Answer {
     pub(crate) head: bool,
     /// The call's span.
     pub(crate) span: CallSpan,
+    /// An HTTP/1.1 request: if the layer gave up reading its body, the
+    /// answer says `connection: close` (hyper closes it).
+    pub(crate) http1: bool,
 }
 
 impl Answer {
@@ -322,6 +325,16 @@ impl<B> Opening<B> {
         if let Some(len) = response.body().full_len() {
             self.stream.span.bytes_out(len);
         }
+        // The layer stopped reading the request (too large, malformed):
+        // hyper closes an HTTP/1.1 connection whose request was not read to
+        // its end, so the answer says so (a pooled client then does not
+        // send its next request on it).
+        let mut response = response;
+        if self.stream.http1 && self.stream.failure.get().is_some() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         self.done = Some(self.stream.strip_for_head(response));
     }
 }
@@ -400,6 +413,7 @@ pub(crate) struct ResponseStream<B> {
     compress: Option<Compression>,
     head: bool,
     span: CallSpan,
+    http1: bool,
 }
 
 impl<B> std::fmt::Debug for ResponseStream<B> {
@@ -434,6 +448,7 @@ impl<B> ResponseStream<B> {
             compress: answer.compress,
             head: answer.head,
             span: answer.span,
+            http1: answer.http1,
         }
     }
 
@@ -459,6 +474,7 @@ impl<B> ResponseStream<B> {
             compress: None,
             head: false,
             span,
+            http1: false,
         }
     }
 
@@ -824,6 +840,7 @@ mod tests {
             compress: None,
             head: false,
             span: CallSpan::default(),
+            http1: false,
         }
     }
 

@@ -265,3 +265,31 @@ async fn an_early_answer_keeps_the_connection_usable() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("connection: close"), "{text}");
 }
+
+/// A body the layer stops reading midway (over the limit, streamed without
+/// a length) leaves an HTTP/1.1 connection that hyper closes: the answer
+/// says `connection: close`.
+#[tokio::test]
+async fn a_body_refused_midway_says_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = start("[server]\nmax_request_bytes = 1024\n", None).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {ECHO} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!(
+        "{:x}\r\n{{\"message\":\"{}\r\n",
+        4096 + 12,
+        "x".repeat(4096)
+    );
+    stream.write_all(chunk.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+}

@@ -69,6 +69,10 @@ async fn each_transcoded_call_has_a_span_with_its_fields() {
     // A current-thread runtime: the server runs on this thread, under
     // this subscriber.
     let _guard = tracing::subscriber::set_default(capture.clone());
+    // Other tests of this binary run at the same time with no subscriber:
+    // a callsite they registered first may have cached "never"; the
+    // interest is worked out again now that this subscriber is in place.
+    tracing::callsite::rebuild_interest_cache();
     let addr = start_default().await;
     let answer = post_json(
         Version::Http1,
@@ -105,7 +109,7 @@ async fn each_transcoded_call_has_a_span_with_its_fields() {
         }
     })
     .await
-    .expect("two spans closed");
+    .unwrap_or_else(|_| panic!("two spans closed: {:#?}", capture.0.closed.lock().unwrap()));
     assert_eq!(closed.len(), 2, "{closed:#?}");
     let by_method = |method: &str| {
         closed
