@@ -21,29 +21,98 @@ struct Input {
 
 /// (method, path, content-type, extra header, body)
 const MODES: &[(&str, &str, &str, (&str, &str), &[u8])] = &[
-    ("POST", "/echo.v1.EchoService/Echo", "application/json", ("x-a", "1"), b"{}"),
-    ("POST", "/echo.v1.EchoService/EchoStream", "application/json", ("x-a", "1"), b"{}"),
-    ("POST", "/echo.v1.EchoService/EchoStream", "application/json", ("accept", "text/event-stream"), b"{}"),
-    ("POST", "/echo.v1.EchoService/Echo", "application/json", ("connect-protocol-version", "1"), b"{}"),
-    ("POST", "/echo.v1.EchoService/Echo", "application/proto", ("connect-protocol-version", "1"), b""),
-    ("POST", "/echo.v1.EchoService/EchoStream", "application/connect+json", ("x-a", "1"), b"\0\0\0\0\x02{}"),
-    ("POST", "/echo.v1.EchoService/EchoStream", "application/connect+proto", ("x-a", "1"), b"\0\0\0\0\0"),
-    ("POST", "/echo.v1.EchoService/Echo", "application/grpc-web+proto", ("x-a", "1"), b"\0\0\0\0\0"),
-    ("POST", "/echo.v1.EchoService/Echo", "application/grpc-web-text", ("x-a", "1"), b"AAAAAAA="),
+    (
+        "POST",
+        "/echo.v1.EchoService/Echo",
+        "application/json",
+        ("x-a", "1"),
+        b"{}",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/EchoStream",
+        "application/json",
+        ("x-a", "1"),
+        b"{}",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/EchoStream",
+        "application/json",
+        ("accept", "text/event-stream"),
+        b"{}",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/Echo",
+        "application/json",
+        ("connect-protocol-version", "1"),
+        b"{}",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/Echo",
+        "application/proto",
+        ("connect-protocol-version", "1"),
+        b"",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/EchoStream",
+        "application/connect+json",
+        ("x-a", "1"),
+        b"\0\0\0\0\x02{}",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/EchoStream",
+        "application/connect+proto",
+        ("x-a", "1"),
+        b"\0\0\0\0\0",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/Echo",
+        "application/grpc-web+proto",
+        ("x-a", "1"),
+        b"\0\0\0\0\0",
+    ),
+    (
+        "POST",
+        "/echo.v1.EchoService/Echo",
+        "application/grpc-web-text",
+        ("x-a", "1"),
+        b"AAAAAAA=",
+    ),
     ("GET", "/v1/shelves", "", ("x-a", "1"), b""),
-    ("GET", "/v1/shelves/1:watch", "", ("accept", "text/event-stream"), b""),
-    ("GET", "/v1/shelves/1/books/2/cover:download", "", ("x-a", "1"), b""),
+    (
+        "GET",
+        "/v1/shelves/1:watch",
+        "",
+        ("accept", "text/event-stream"),
+        b"",
+    ),
+    (
+        "GET",
+        "/v1/shelves/1/books/2/cover:download",
+        "",
+        ("x-a", "1"),
+        b"",
+    ),
 ];
 
 fuzz_target!(|input: Input| {
     let chunks: Vec<&[u8]> = input.chunks.iter().map(Vec::as_slice).collect();
     let limit = input.limit as usize;
-    dual_protocol::__fuzz::frames(&chunks, limit, false);
-    dual_protocol::__fuzz::frames(&chunks, limit, true);
+    let _ = dual_protocol::__fuzz::frames(&chunks, limit, false);
+    let _ = dual_protocol::__fuzz::frames(&chunks, limit, true);
 
     let (method, path, content_type, (name, value), body) =
         MODES[input.mode as usize % MODES.len()];
-    let mut request = http::Request::builder().method(method).uri(path).header(name, value);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(name, value);
     if !content_type.is_empty() {
         request = request.header("content-type", content_type);
     }

@@ -19,7 +19,11 @@ struct Input {
 fuzz_target!(|input: Input| {
     let mut request = header_map(&input.request);
     if let Some((grpc, value)) = &input.timeout {
-        let name = if *grpc { "grpc-timeout" } else { "connect-timeout-ms" };
+        let name = if *grpc {
+            "grpc-timeout"
+        } else {
+            "connect-timeout-ms"
+        };
         if let Ok(value) = http::HeaderValue::from_bytes(value) {
             request.insert(name, value);
         }

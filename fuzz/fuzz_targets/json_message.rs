@@ -34,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
         let text = serde_json::to_string(&sink).unwrap();
         let again: Sink = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("printed JSON does not parse: {e}: {text}"));
-        assert_eq!(serde_json::to_value(&again).unwrap(), printed, "JSON round trip");
+        assert_eq!(
+            serde_json::to_value(&again).unwrap(),
+            printed,
+            "JSON round trip"
+        );
     });
 });
