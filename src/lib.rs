@@ -147,6 +147,10 @@ pub mod __private;
 #[path = "bench.rs"]
 pub mod __bench;
 
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use body::DualBody;
 pub use config::{
     Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,

@@ -97,7 +97,7 @@ fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, Rejection> {
 }
 
 /// `grpc-timeout`: at most 8 digits and a unit (`H M S m u n`).
-fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+pub(crate) fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
     let (unit, digits) = value.split_last()?;
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
