@@ -699,6 +699,11 @@ fn classify_http<'a, B: http_body::Body>(request: &Request<B>, shared: &'a Share
     };
     let (method, rest) = match target {
         Ok(target) => target,
+        // A Connect GET without its query is told so as Connect errors are
+        // (string codes), as the OpenAPI document of Connect GET says.
+        Err(rejection @ Rejection::BadConnectGet(_)) => {
+            return Decision::Reject(rejection, Dialect::Connect);
+        }
         Err(rejection) => return Decision::Reject(rejection, json),
     };
     match plan(request, method, rest.as_ref(), shared) {

@@ -352,7 +352,10 @@ async fn bad_input_gets_a_clear_json_error_and_the_server_keeps_serving() {
         let request = Request::get(format!("http://{addr}{GET_BOOK}"))
             .body(Full::default())
             .unwrap();
-        let json = send(version, request).await.error(400, 3);
+        let answer = send(version, request).await;
+        assert_eq!(answer.status, 400, "{answer:?}");
+        let json = answer.json();
+        assert_eq!(json["code"], "invalid_argument", "{json}");
         assert!(
             json["message"].as_str().unwrap().contains("Connect GET"),
             "{json}"
