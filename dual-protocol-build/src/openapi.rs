@@ -1014,10 +1014,17 @@ impl<'a> Generator<'a> {
                     "Seconds with up to 9 fractional digits and an `s`: `1.5s`, `-0.000000001s`; \
                      within +-315576000000s.",
                 ),
-            WellKnown::FieldMask => Json::obj().with("type", "string").with(
-                "description",
-                "Field paths in lowerCamelCase, comma-separated: `title,publishTime`.",
-            ),
+            WellKnown::FieldMask => Json::obj()
+                .with("type", "string")
+                .with(
+                    "pattern",
+                    "^([A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*\
+                     (,[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*)*)?$",
+                )
+                .with(
+                    "description",
+                    "Field paths in lowerCamelCase, comma-separated: `title,publishTime`.",
+                ),
             WellKnown::Struct => Json::obj()
                 .with("type", "object")
                 .with("additionalProperties", true)
@@ -1042,7 +1049,7 @@ impl<'a> Generator<'a> {
                             .with("type", "string")
                             .with(
                                 "pattern",
-                                "^([^/]*/)?[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$",
+                                "^.*/[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$",
                             )
                             .with(
                                 "description",
