@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::__private::json::with_options;
+use crate::__private::json::{charge, with_options};
 use crate::registry::{JsonContext, MessageDescriptor, PackageDescriptor};
 use crate::types;
 
@@ -203,6 +203,8 @@ pub(crate) fn current() -> JsonContext {
     JsonContext {
         options: crate::__private::json::options(),
         types,
+        // A read within a read shares its budget (see `with_limits`).
+        limits: crate::__private::json::Limits::NONE,
     }
 }
 
@@ -273,7 +275,12 @@ impl serde::Serialize for Any {
 
 impl<'de> serde::Deserialize<'de> for Any {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut fields = Map::<String, Value>::deserialize(deserializer)?;
+        // Held as a JSON value until `@type` is known: counted against the
+        // read's `max_decoded_bytes` as it is built.
+        let mut fields = match deserializer.deserialize_map(Charged)? {
+            Value::Object(fields) => fields,
+            _ => unreachable!("deserialize_map visits a map"),
+        };
         let type_url = match fields.remove("@type") {
             Some(Value::String(url)) => url,
             Some(_) => return Err(de::Error::custom("@type must be a string")),
@@ -328,6 +335,75 @@ impl<'de> serde::Deserialize<'de> for Any {
             type_url,
             value: value.into(),
         })
+    }
+}
+
+/// Builds a `serde_json::Value`, charging each node, key and string to the
+/// read's budget (a `Value` costs about 20 times its JSON text).
+struct Charged;
+
+impl<'de> de::DeserializeSeed<'de> for Charged {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Charged {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // What serde_json's own `Value` does with a non-finite float.
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        charge::<E>(v.len())?;
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        charge::<E>(v.len())?;
+        Ok(Value::String(v))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            charge::<A::Error>(size_of::<Value>())?;
+            match seq.next_element_seed(Charged)? {
+                Some(item) => items.push(item),
+                None => break,
+            }
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // The key, the value and the map's node.
+            charge::<A::Error>(key.len() + size_of::<(String, Value)>() + 32)?;
+            let value = map.next_value_seed(Charged)?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
     }
 }
 

@@ -7,6 +7,8 @@
 //! listen = "127.0.0.1:50051"
 //! max_request_bytes = 4194304
 //! max_message_bytes = 4194304   # per streamed message, both ways
+//! max_decoded_bytes = 33554432  # what one JSON message may hold once read
+//! max_json_depth = 100          # nested messages in one JSON message
 //! sse_keep_alive_ms = 15000     # 0: no keep-alive comments
 //!
 //! [json]                   # proto3 JSON options, all false by default
@@ -41,6 +43,13 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// The default for [`Builder::max_message_bytes`](crate::Builder::max_message_bytes): 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default for [`Builder::max_decoded_bytes`](crate::Builder::max_decoded_bytes): 32 MiB.
+pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 * 1024 * 1024;
+
+/// The default for [`Builder::max_json_depth`](crate::Builder::max_json_depth):
+/// 100, prost's own recursion limit.
+pub const DEFAULT_MAX_JSON_DEPTH: u32 = 100;
 
 /// The default for [`Builder::sse_keep_alive`](crate::Builder::sse_keep_alive): 15 s.
 pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -234,6 +243,12 @@ pub struct ServerConfig {
     /// `max_message_bytes`: the largest message of a stream (an NDJSON line,
     /// a WebSocket message, a gRPC response message; default 4 MiB).
     pub max_message_bytes: usize,
+    /// `max_decoded_bytes`: what one JSON message may hold once read
+    /// (default 32 MiB; see [`Builder::max_decoded_bytes`](crate::Builder::max_decoded_bytes)).
+    pub max_decoded_bytes: usize,
+    /// `max_json_depth`: how deep messages may nest in one JSON message
+    /// (default 100).
+    pub max_json_depth: u32,
     /// `sse_keep_alive_ms`: how long an SSE stream may stay silent before a
     /// keep-alive comment is sent (default 15000; 0 turns it off).
     pub sse_keep_alive_ms: u64,
@@ -247,6 +262,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             sse_keep_alive_ms: DEFAULT_SSE_KEEP_ALIVE.as_millis() as u64,
         }
     }
@@ -328,6 +345,11 @@ impl Config {
         if self.server.max_request_bytes == 0 {
             return Err(Error::new(
                 "server.max_request_bytes: must be greater than 0",
+            ));
+        }
+        if self.server.max_decoded_bytes == 0 {
+            return Err(Error::new(
+                "server.max_decoded_bytes: must be greater than 0",
             ));
         }
         Ok(())

@@ -105,6 +105,11 @@ pub(crate) enum Rejection {
 impl Rejection {
     fn parts(&self) -> (StatusCode, Code, String) {
         match self {
+            Self::Json(e) if e.exceeded => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::ResourceExhausted,
+                e.to_string(),
+            ),
             Self::Json(e) => (
                 StatusCode::BAD_REQUEST,
                 Code::InvalidArgument,

@@ -7,7 +7,7 @@ use tower_layer::Layer;
 
 use crate::JsonOptions;
 use crate::config::{
-    Config, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
+    Config, DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
     Protocols, ServerType,
 };
 use crate::error::Error;
@@ -58,6 +58,8 @@ impl DualProtocolLayer {
             .protocols(config.server.protocols())
             .max_request_bytes(config.server.max_request_bytes)
             .max_message_bytes(config.server.max_message_bytes)
+            .max_decoded_bytes(config.server.max_decoded_bytes)
+            .max_json_depth(config.server.max_json_depth)
             .sse_keep_alive(
                 Some(Duration::from_millis(config.server.sse_keep_alive_ms))
                     .filter(|d| !d.is_zero()),
@@ -99,6 +101,8 @@ pub struct Builder {
     protocols: Protocols,
     max_request_bytes: usize,
     max_message_bytes: usize,
+    max_decoded_bytes: usize,
+    max_json_depth: u32,
     sse_keep_alive: Option<Duration>,
     json: JsonOptions,
     websocket_origins: crate::shared::Origins,
@@ -115,6 +119,8 @@ impl Builder {
             protocols: Protocols::ALL,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
             json: JsonOptions::default(),
             websocket_origins: crate::shared::Origins::Same,
@@ -195,6 +201,31 @@ impl Builder {
         self
     }
 
+    /// What one JSON message may hold once read (default 32 MiB): each
+    /// repeated element and map entry counts the memory it takes, each
+    /// string and `bytes` value its length, each boxed message its size.
+    /// Within [`max_request_bytes`](Self::max_request_bytes), JSON such as
+    /// `[{},{},...]` would otherwise cost tens of times its size; a message
+    /// over the limit ends its call with `RESOURCE_EXHAUSTED` (HTTP 413)
+    /// naming the limit, as soon as the limit is reached. Raise it with
+    /// `max_request_bytes` (about 8 times is what the largest legitimate
+    /// bodies need: an array of short strings).
+    pub fn max_decoded_bytes(mut self, limit: usize) -> Self {
+        self.max_decoded_bytes = limit;
+        self
+    }
+
+    /// How deep messages may nest in one JSON message, counted as prost
+    /// counts when the inner service decodes it (a map entry and a
+    /// `Struct`'s levels count; default 100, prost's own limit, so a message
+    /// the layer accepts is one tonic can decode). Deeper is
+    /// `RESOURCE_EXHAUSTED` (HTTP 413) naming the limit. JSON itself may
+    /// not nest deeper than 128 arrays and objects (serde_json's limit).
+    pub fn max_json_depth(mut self, levels: u32) -> Self {
+        self.max_json_depth = levels;
+        self
+    }
+
     /// How long a server stream answered as SSE may stay silent before a
     /// keep-alive comment (`: keep-alive`) is sent; `None` sends none
     /// (default 15 s).
@@ -262,6 +293,9 @@ impl Builder {
         if self.max_message_bytes == 0 {
             return Err(Error::new("max_message_bytes must be greater than 0"));
         }
+        if self.max_decoded_bytes == 0 {
+            return Err(Error::new("max_decoded_bytes must be greater than 0"));
+        }
         let mut packages = self.packages.clone();
         if self.discover {
             packages.extend(registry::discovered().copied());
@@ -315,6 +349,10 @@ impl Builder {
                 context: crate::registry::JsonContext {
                     options: self.json,
                     types: Arc::new(types),
+                    limits: crate::__private::json::Limits {
+                        max_decoded_bytes: self.max_decoded_bytes,
+                        max_depth: self.max_json_depth,
+                    },
                 },
                 openapi,
             }),

@@ -153,7 +153,7 @@ pub mod __fuzz;
 
 pub use body::DualBody;
 pub use config::{
-    Config, CorsConfig, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
+    Config, CorsConfig, DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_SSE_KEEP_ALIVE, OpenApiConfig, Protocol, Protocols, ServerConfig, ServerType,
 };
 pub use error::Error;

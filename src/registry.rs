@@ -22,6 +22,9 @@ pub(crate) type ProtoToJson = fn(&[u8], &mut Vec<u8>, &JsonContext) -> Result<()
 pub(crate) struct JsonContext {
     pub(crate) options: crate::JsonOptions,
     pub(crate) types: std::sync::Arc<crate::any::Types>,
+    /// What one read may decode (the layer's `max_decoded_bytes` and
+    /// `max_json_depth`; nothing for the public `json` functions).
+    pub(crate) limits: crate::__private::json::Limits,
 }
 
 impl JsonContext {
@@ -30,6 +33,7 @@ impl JsonContext {
         Self {
             options,
             types: crate::any::Types::linked(),
+            limits: crate::__private::json::Limits::NONE,
         }
     }
 }

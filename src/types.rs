@@ -33,7 +33,7 @@ use chrono::Datelike as _;
 pub use crate::any::Any;
 pub use pbjson_types::*;
 
-use crate::__private::json::{F32, F64, Kind as _};
+use crate::__private::json::{F32, F64, Kind as _, charge, nested};
 
 /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range
 /// proto3 JSON allows.
@@ -695,27 +695,41 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        charge::<E>(v.len())?;
         Ok(Value::from(v))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        charge::<E>(v.len())?;
         Ok(Value::from(v))
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(value) = seq.next_element()? {
-            values.push(value);
-        }
-        Ok(Value::from(values))
+        // As prost counts levels: the ListValue, then each Value in it.
+        nested(2, || {
+            let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            loop {
+                charge::<A::Error>(size_of::<Value>())?;
+                match seq.next_element()? {
+                    Some(value) => values.push(value),
+                    None => break,
+                }
+            }
+            Ok(Value::from(values))
+        })
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = std::collections::HashMap::new();
-        while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            if fields.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
+        // The Struct, each entry, each Value in one.
+        nested(3, || {
+            let mut fields = std::collections::HashMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                charge::<A::Error>(key.len() + size_of::<(String, Value)>() + 16)?;
+                if fields.contains_key(&key) {
+                    return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
+                }
+                let value = map.next_value::<Value>()?;
+                fields.insert(key, value);
             }
-            fields.insert(key, value);
-        }
-        Ok(Value::from(Struct { fields }))
+            Ok(Value::from(Struct { fields }))
+        })
     }
 }
 

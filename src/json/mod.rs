@@ -105,6 +105,9 @@ pub struct Error {
     /// Path of the offending field, as [`Error::path`] gives it.
     pub(crate) field: String,
     pub(crate) message: String,
+    /// The read ran into a limit of the layer (`max_decoded_bytes`,
+    /// `max_json_depth`): `RESOURCE_EXHAUSTED`, not a bad request.
+    pub(crate) exceeded: bool,
 }
 
 impl Error {
@@ -189,12 +192,24 @@ where
 
 /// Reads a message from proto3 JSON with the options and `Any` types of
 /// `cx`: every message the crate reads goes through here.
+/// The read counts what it decodes against `cx.limits` (a read within
+/// another, an `Any`'s, shares the outer one's budget).
 pub(crate) fn read_in<M: DeserializeOwned>(json: &[u8], cx: &JsonContext) -> Result<M, Error> {
-    crate::any::with_context(cx, || match serde_json::from_slice(json) {
+    let (result, exceeded) = crate::__private::json::with_limits(cx.limits, || {
+        crate::any::with_context(cx, || serde_json::from_slice(json))
+    });
+    match result {
         Ok(message) => Ok(message),
-        // Errors are rare: parse again, tracking the path, only then.
-        Err(error) => Err(describe_read::<M>(json, error)),
-    })
+        // Errors are rare: parse again, tracking the path, only then (with
+        // a fresh budget, which runs out at the same place).
+        Err(error) => {
+            let (mut error, _) = crate::__private::json::with_limits(cx.limits, || {
+                crate::any::with_context(cx, || describe_read::<M>(json, error))
+            });
+            error.exceeded = exceeded;
+            Err(error)
+        }
+    }
 }
 
 #[cold]
@@ -225,7 +240,11 @@ fn located(path: String, error: &serde_json::Error) -> Error {
         Category::Syntax | Category::Eof => format!("malformed JSON: {error}"),
         Category::Data | Category::Io => error.to_string(),
     };
-    Error { field, message }
+    Error {
+        field,
+        message,
+        exceeded: false,
+    }
 }
 
 #[cfg(test)]

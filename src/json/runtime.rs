@@ -55,6 +55,137 @@ pub fn with_options<R>(options: JsonOptions, f: impl FnOnce() -> R) -> R {
 }
 
 // ---------------------------------------------------------------------------
+// Limits: what one read may allocate, and how deep its messages nest
+
+/// What one read may cost: the layer sets it per request (see
+/// [`with_limits`]); outside a request nothing is counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Bytes the decoded message may hold (an estimate from the sizes of
+    /// its elements, entries, strings and boxed messages).
+    pub(crate) max_decoded_bytes: usize,
+    /// Nested message levels below the top one, counted as prost counts
+    /// them when it decodes (a map entry is a level).
+    pub(crate) max_depth: u32,
+}
+
+impl Limits {
+    /// Nothing counted.
+    pub(crate) const NONE: Self = Self {
+        max_decoded_bytes: usize::MAX,
+        max_depth: u32::MAX,
+    };
+}
+
+#[derive(Clone, Copy)]
+struct Budget {
+    limits: Limits,
+    bytes_left: usize,
+    depth_left: u32,
+    /// A read is under way (a read within it shares its budget).
+    active: bool,
+    /// The read ran into a limit (for the status it gets).
+    exceeded: bool,
+}
+
+thread_local! {
+    static BUDGET: Cell<Budget> = const {
+        Cell::new(Budget {
+            limits: Limits::NONE,
+            bytes_left: usize::MAX,
+            depth_left: u32::MAX,
+            active: false,
+            exceeded: false,
+        })
+    };
+}
+
+/// Runs `f` (one read) under `limits`, restoring what was in force after;
+/// also says whether the read ran into one of them. Within another read, `f`
+/// shares that read's budget and `limits` is not used.
+pub(crate) fn with_limits<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, bool) {
+    if BUDGET.with(Cell::get).active {
+        let out = f();
+        return (out, BUDGET.with(Cell::get).exceeded);
+    }
+    struct Restore(Budget);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BUDGET.with(|b| b.set(self.0));
+        }
+    }
+    let fresh = Budget {
+        limits,
+        bytes_left: limits.max_decoded_bytes,
+        depth_left: limits.max_depth,
+        active: true,
+        exceeded: false,
+    };
+    let restore = Restore(BUDGET.with(|b| b.replace(fresh)));
+    let out = f();
+    let exceeded = BUDGET.with(Cell::get).exceeded;
+    drop(restore);
+    (out, exceeded)
+}
+
+/// Counts `bytes` of decoded message against the read's budget.
+#[inline]
+pub(crate) fn charge<E: de::Error>(bytes: usize) -> Result<(), E> {
+    BUDGET.with(|b| {
+        let mut budget = b.get();
+        match budget.bytes_left.checked_sub(bytes) {
+            Some(left) => {
+                budget.bytes_left = left;
+                b.set(budget);
+                Ok(())
+            }
+            None => {
+                budget.exceeded = true;
+                b.set(budget);
+                Err(E::custom(format_args!(
+                    "the message is larger decoded than the limit of {} bytes (max_decoded_bytes)",
+                    budget.limits.max_decoded_bytes
+                )))
+            }
+        }
+    })
+}
+
+/// Goes `levels` message levels deeper for the length of `f`.
+#[inline]
+pub(crate) fn nested<T, E: de::Error>(
+    levels: u32,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let entered = BUDGET.with(|b| {
+        let mut budget = b.get();
+        match budget.depth_left.checked_sub(levels) {
+            Some(left) => {
+                budget.depth_left = left;
+                b.set(budget);
+                Ok(())
+            }
+            None => {
+                budget.exceeded = true;
+                b.set(budget);
+                Err(E::custom(format_args!(
+                    "messages nest deeper than the limit of {} levels (max_json_depth)",
+                    budget.limits.max_depth
+                )))
+            }
+        }
+    });
+    entered?;
+    let out = f();
+    BUDGET.with(|b| {
+        let mut budget = b.get();
+        budget.depth_left = budget.depth_left.saturating_add(levels);
+        b.set(budget);
+    });
+    out
+}
+
+// ---------------------------------------------------------------------------
 // Kinds
 
 /// The JSON form of one protobuf field type.
@@ -318,7 +449,9 @@ impl Kind for Str {
         serializer.serialize_str(value)
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        <String as serde::Deserialize>::deserialize(deserializer)
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        charge::<D::Error>(text.len())?;
+        Ok(text)
     }
 }
 
@@ -445,8 +578,10 @@ impl Kind for Bytes {
                 f.write_str("a base64 string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
-                crate::json::base64::decode(v.as_bytes())
-                    .map_err(|e| E::custom(format_args!("invalid base64 {v:?}: {e}")))
+                let bytes = crate::json::base64::decode(v.as_bytes())
+                    .map_err(|e| E::custom(format_args!("invalid base64 {v:?}: {e}")))?;
+                charge::<E>(bytes.len())?;
+                Ok(bytes)
             }
         }
         deserializer.deserialize_str(V)
@@ -616,7 +751,7 @@ where
         value.serialize(serializer)
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<M, D::Error> {
-        M::deserialize(deserializer)
+        nested(1, || M::deserialize(deserializer))
     }
 }
 
@@ -643,7 +778,7 @@ where
         value.serialize(serializer)
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<M, D::Error> {
-        M::deserialize(deserializer)
+        nested(1, || M::deserialize(deserializer))
     }
     fn null() -> Option<M> {
         M::deserialize(de::value::UnitDeserializer::<de::value::Error>::new()).ok()
@@ -870,7 +1005,8 @@ impl<M: serde::Serialize + DeserializeBoxed> Kind for BoxedMsg<M> {
         (**value).serialize(serializer)
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<M>, D::Error> {
-        M::deserialize_boxed(deserializer)
+        charge::<D::Error>(size_of::<M>())?;
+        nested(1, || M::deserialize_boxed(deserializer))
     }
 }
 
@@ -1003,8 +1139,14 @@ impl<'de, K: Kind> Visitor<'de> for SeqSeed<K> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<K::T>, A::Error> {
         // Cap the hint: it comes from the input.
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element_seed(Element::<K>(PhantomData))? {
-            out.extend(item);
+        loop {
+            // Every element costs its slot (at least a byte, so that the
+            // count of elements is bounded too).
+            charge::<A::Error>(size_of::<K::T>().max(1))?;
+            match seq.next_element_seed(Element::<K>(PhantomData))? {
+                Some(item) => out.extend(item),
+                None => break,
+            }
         }
         Ok(out)
     }
@@ -1042,7 +1184,11 @@ where
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let mut out = HashMap::default();
         while let Some(key) = access.next_key_seed(KeySeed::<KK>(PhantomData))? {
-            let Some(value) = access.next_value_seed(Element::<VK>(PhantomData))? else {
+            // An entry: its key, its value and the table's own word or two.
+            charge::<A::Error>(size_of::<KK::T>() + size_of::<VK::T>() + 16)?;
+            // prost decodes an entry as a message of its own.
+            let Some(value) = nested(1, || access.next_value_seed(Element::<VK>(PhantomData)))?
+            else {
                 continue;
             };
             if out.insert(key, value).is_some() {
@@ -1068,6 +1214,7 @@ impl<KK: MapKey> Visitor<'_> for KeySeed<KK> {
         f.write_str("a map key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<KK::T, E> {
+        charge::<E>(v.len())?;
         KK::from_key(v).map_err(E::custom)
     }
 }

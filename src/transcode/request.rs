@@ -116,6 +116,7 @@ impl Encoder {
                 // One JSON value, checked before it is placed in an object
                 // (so that `1, "other": 2` cannot set another field).
                 serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(|e| JsonError {
+ exceeded: false,
                     field: name.to_owned(),
                     message: format!("malformed JSON: {e}"),
                 })?;
@@ -130,6 +131,7 @@ impl Encoder {
             BodyRule::None if blank => {}
             BodyRule::None => {
                 return Err(JsonError {
+ exceeded: false,
                     field: String::new(),
                     message: "this route takes no body; send the fields as query parameters"
                         .to_owned(),
@@ -535,9 +537,10 @@ fn message(
     Some(match encoder.encode(json) {
         Ok(frame) => Ok(Frame::data(frame)),
         Err(e) => {
-            let mut status = Rejection::Json(e).status();
+            let rejection = Rejection::Json(e);
+            let mut status = rejection.status();
             status.message = format!("{what} {number}: {}", status.message);
-            Err(fail(failure, StatusCode::BAD_REQUEST, status))
+            Err(fail(failure, rejection.http_status(), status))
         }
     })
 }

@@ -46,11 +46,15 @@ mirror!(
 );
 
 async fn start_rest() -> SocketAddr {
+    start_rest_with(DualProtocolLayer::new()).await
+}
+
+async fn start_rest_with(layer: DualProtocolLayer) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::builder()
         .accept_http1(true)
-        .layer(DualProtocolLayer::new())
+        .layer(layer)
         .add_service(RestTestServer::new(Mirror))
         .add_service(LibraryServiceServer::new(Library::seeded()))
         .add_service(EchoServiceServer::new(Echo))
@@ -456,5 +460,60 @@ async fn each_layer_resolves_any_through_its_own_packages() {
                 .contains("unknown Any type"),
             "{json}"
         );
+    }
+}
+
+/// JSON far larger decoded than on the wire (`max_decoded_bytes`), and
+/// messages nested deeper than prost decodes (`max_json_depth`), are
+/// `RESOURCE_EXHAUSTED` naming the limit, before the inner service is
+/// called; just under either limit the call goes through.
+#[tokio::test]
+async fn decoded_size_and_nesting_are_bounded() {
+    let layer = DualProtocolLayer::builder()
+        .max_decoded_bytes(1 << 20)
+        .build()
+        .unwrap();
+    let addr = start_rest_with(layer).await;
+    let over_limit = |answer: crate::support::Answer, limit: &str| {
+        let error = answer.error(413, 8);
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(limit), "{message}");
+    };
+    // 100,000 empty strings: 300 KB of JSON, 2.4 MB as a `Vec<String>`.
+    let strings = |n| format!(r#"{{"tags":[{}]}}"#, vec![r#""""#; n].join(","));
+    // 40,000 map entries: 360 KB of JSON, about 3 MB as a `HashMap`.
+    let entries = (0..40_000)
+        .map(|i| format!(r#""{i}":"""#))
+        .collect::<Vec<_>>()
+        .join(",");
+    let map = format!(r#"{{"labels":{{{entries}}}}}"#);
+    // A `Value` in an `Any`, arrays nested `n` deep (2 prost levels each).
+    let nested = |n| {
+        format!(
+            r#"{{"extra":{{"@type":"type.googleapis.com/google.protobuf.Value","value":{}1{}}}}}"#,
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    let rpc = "/resttest.v1.RestTest/Put";
+    for v in BOTH {
+        let big = strings(100_000);
+        over_limit(call(v, addr, "POST", rpc, Some(&big)).await, "max_decoded_bytes");
+        over_limit(call(v, addr, "POST", rpc, Some(&map)).await, "max_decoded_bytes");
+        // The same through a REST route (its body is the whole message).
+        over_limit(
+            call(v, addr, "PATCH", "/v1/things/x", Some(&big)).await,
+            "max_decoded_bytes",
+        );
+        over_limit(call(v, addr, "POST", rpc, Some(&nested(60))).await, "max_json_depth");
+        // Under the limits: the inner service gets it all.
+        let answer = ok(v, addr, "POST", rpc, Some(&strings(20_000))).await;
+        assert_eq!(answer["tags"].as_array().unwrap().len(), 20_000);
+        let answer = ok(v, addr, "POST", rpc, Some(&nested(40))).await;
+        let mut value = &answer["extra"]["value"];
+        for _ in 0..40 {
+            value = &value[0];
+        }
+        assert_eq!(value, 1.0);
     }
 }
