@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::__private::json::{charge, with_options};
+use crate::__private::json::{charge, heap, with_options};
 use crate::registry::{JsonContext, MessageDescriptor, PackageDescriptor};
 use crate::types;
 
@@ -377,11 +377,11 @@ impl<'de> de::Visitor<'de> for Charged {
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        charge::<E>(v.len())?;
+        charge::<E>(heap(v.len()))?;
         Ok(Value::String(v.to_owned()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        charge::<E>(v.len())?;
+        charge::<E>(heap(v.len()))?;
         Ok(Value::String(v))
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -399,7 +399,7 @@ impl<'de> de::Visitor<'de> for Charged {
         let mut fields = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             // The key, the value and the map's node.
-            charge::<A::Error>(key.len() + size_of::<(String, Value)>() + 32)?;
+            charge::<A::Error>(heap(key.len()) + size_of::<(String, Value)>() + 32)?;
             let value = map.next_value_seed(Charged)?;
             fields.insert(key, value);
         }

@@ -399,7 +399,7 @@ static OPAQUE_MESSAGE: MessageDescriptor = MessageDescriptor {
     full_name: "",
     json_to_proto: |_, _, _| {
         Err(crate::transcode::json::JsonError {
- exceeded: false,
+            exceeded: false,
             field: String::new(),
             message: "this method has no JSON table".to_owned(),
         })

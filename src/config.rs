@@ -7,7 +7,7 @@
 //! listen = "127.0.0.1:50051"
 //! max_request_bytes = 4194304
 //! max_message_bytes = 4194304   # per streamed message, both ways
-//! max_decoded_bytes = 33554432  # what one JSON message may hold once read
+//! max_decoded_bytes = 16777216  # one JSON message once read (4 x max_request_bytes)
 //! max_json_depth = 100          # nested messages in one JSON message
 //! sse_keep_alive_ms = 15000     # 0: no keep-alive comments
 //!
@@ -43,9 +43,6 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// The default for [`Builder::max_message_bytes`](crate::Builder::max_message_bytes): 4 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The default for [`Builder::max_decoded_bytes`](crate::Builder::max_decoded_bytes): 32 MiB.
-pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 * 1024 * 1024;
 
 /// The default for [`Builder::max_json_depth`](crate::Builder::max_json_depth):
 /// 100, prost's own recursion limit.
@@ -244,8 +241,9 @@ pub struct ServerConfig {
     /// a WebSocket message, a gRPC response message; default 4 MiB).
     pub max_message_bytes: usize,
     /// `max_decoded_bytes`: what one JSON message may hold once read
-    /// (default 32 MiB; see [`Builder::max_decoded_bytes`](crate::Builder::max_decoded_bytes)).
-    pub max_decoded_bytes: usize,
+    /// (default: 4 times `max_request_bytes`; see
+    /// [`Builder::max_decoded_bytes`](crate::Builder::max_decoded_bytes)).
+    pub max_decoded_bytes: Option<usize>,
     /// `max_json_depth`: how deep messages may nest in one JSON message
     /// (default 100).
     pub max_json_depth: u32,
@@ -262,7 +260,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_decoded_bytes: None,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             sse_keep_alive_ms: DEFAULT_SSE_KEEP_ALIVE.as_millis() as u64,
         }
@@ -347,7 +345,7 @@ impl Config {
                 "server.max_request_bytes: must be greater than 0",
             ));
         }
-        if self.server.max_decoded_bytes == 0 {
+        if self.server.max_decoded_bytes == Some(0) {
             return Err(Error::new(
                 "server.max_decoded_bytes: must be greater than 0",
             ));

@@ -7,8 +7,8 @@ use tower_layer::Layer;
 
 use crate::JsonOptions;
 use crate::config::{
-    Config, DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, Protocol,
-    Protocols, ServerType,
+    Config, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_SSE_KEEP_ALIVE, Protocol, Protocols, ServerType,
 };
 use crate::error::Error;
 use crate::registry::{self, PackageDescriptor, Registry};
@@ -54,11 +54,13 @@ impl DualProtocolLayer {
         if let Some(path) = &config.openapi.docs {
             builder = builder.openapi_docs(path);
         }
+        if let Some(limit) = config.server.max_decoded_bytes {
+            builder = builder.max_decoded_bytes(limit);
+        }
         builder
             .protocols(config.server.protocols())
             .max_request_bytes(config.server.max_request_bytes)
             .max_message_bytes(config.server.max_message_bytes)
-            .max_decoded_bytes(config.server.max_decoded_bytes)
             .max_json_depth(config.server.max_json_depth)
             .sse_keep_alive(
                 Some(Duration::from_millis(config.server.sse_keep_alive_ms))
@@ -101,7 +103,7 @@ pub struct Builder {
     protocols: Protocols,
     max_request_bytes: usize,
     max_message_bytes: usize,
-    max_decoded_bytes: usize,
+    max_decoded_bytes: Option<usize>,
     max_json_depth: u32,
     sse_keep_alive: Option<Duration>,
     json: JsonOptions,
@@ -119,7 +121,7 @@ impl Builder {
             protocols: Protocols::ALL,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+            max_decoded_bytes: None,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
             sse_keep_alive: Some(DEFAULT_SSE_KEEP_ALIVE),
             json: JsonOptions::default(),
@@ -201,17 +203,18 @@ impl Builder {
         self
     }
 
-    /// What one JSON message may hold once read (default 32 MiB): each
-    /// repeated element and map entry counts the memory it takes, each
-    /// string and `bytes` value its length, each boxed message its size.
-    /// Within [`max_request_bytes`](Self::max_request_bytes), JSON such as
-    /// `[{},{},...]` would otherwise cost tens of times its size; a message
-    /// over the limit ends its call with `RESOURCE_EXHAUSTED` (HTTP 413)
-    /// naming the limit, as soon as the limit is reached. Raise it with
-    /// `max_request_bytes` (about 8 times is what the largest legitimate
-    /// bodies need: an array of short strings).
+    /// What one JSON message (a body, an NDJSON line, a WebSocket message)
+    /// may hold once read (default: 4 times
+    /// [`max_request_bytes`](Self::max_request_bytes), 16 MiB): the growth
+    /// of each repeated field and map is counted before it is allocated,
+    /// each string and `bytes` value by its length, each boxed message by
+    /// its size, an `Any`'s JSON as it is held. Within the body limit, JSON
+    /// such as `[{},{},...]` or `["","",...]` would otherwise cost tens of
+    /// times its size. A message over the limit ends its call with
+    /// `RESOURCE_EXHAUSTED` (HTTP 413) naming the limit, as soon as the
+    /// limit is reached.
     pub fn max_decoded_bytes(mut self, limit: usize) -> Self {
-        self.max_decoded_bytes = limit;
+        self.max_decoded_bytes = Some(limit);
         self
     }
 
@@ -293,7 +296,7 @@ impl Builder {
         if self.max_message_bytes == 0 {
             return Err(Error::new("max_message_bytes must be greater than 0"));
         }
-        if self.max_decoded_bytes == 0 {
+        if self.max_decoded_bytes == Some(0) {
             return Err(Error::new("max_decoded_bytes must be greater than 0"));
         }
         let mut packages = self.packages.clone();
@@ -350,7 +353,9 @@ impl Builder {
                     options: self.json,
                     types: Arc::new(types),
                     limits: crate::__private::json::Limits {
-                        max_decoded_bytes: self.max_decoded_bytes,
+                        max_decoded_bytes: self
+                            .max_decoded_bytes
+                            .unwrap_or(self.max_request_bytes.saturating_mul(4)),
                         max_depth: self.max_json_depth,
                     },
                 },

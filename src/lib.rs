@@ -153,8 +153,9 @@ pub mod __fuzz;
 
 pub use body::DualBody;
 pub use config::{
-    Config, CorsConfig, DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_REQUEST_BYTES,
-    DEFAULT_SSE_KEEP_ALIVE, OpenApiConfig, Protocol, Protocols, ServerConfig, ServerType,
+    Config, CorsConfig, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_SSE_KEEP_ALIVE, OpenApiConfig, Protocol, Protocols,
+    ServerConfig, ServerType,
 };
 pub use error::Error;
 pub use future::ResponseFuture;

@@ -33,7 +33,7 @@ use chrono::Datelike as _;
 pub use crate::any::Any;
 pub use pbjson_types::*;
 
-use crate::__private::json::{F32, F64, Kind as _, charge, nested};
+use crate::__private::json::{F32, F64, Kind as _, charge, heap, nested};
 
 /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range
 /// proto3 JSON allows.
@@ -695,11 +695,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        charge::<E>(v.len())?;
+        charge::<E>(heap(v.len()))?;
         Ok(Value::from(v))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        charge::<E>(v.len())?;
+        charge::<E>(heap(v.len()))?;
         Ok(Value::from(v))
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -721,7 +721,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         nested(3, || {
             let mut fields = std::collections::HashMap::new();
             while let Some(key) = map.next_key::<String>()? {
-                charge::<A::Error>(key.len() + size_of::<(String, Value)>() + 16)?;
+                charge::<A::Error>(heap(key.len()) + size_of::<(String, Value)>() + 16)?;
                 if fields.contains_key(&key) {
                     return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
                 }

@@ -128,6 +128,18 @@ pub(crate) fn with_limits<R>(limits: Limits, f: impl FnOnce() -> R) -> (R, bool)
     (out, exceeded)
 }
 
+/// What a heap block of `len` bytes costs (the allocator's header, its
+/// alignment and its smallest block, as glibc's malloc has them): a short
+/// string costs 32 bytes, not its length.
+#[inline]
+pub(crate) fn heap(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        ((len + 8 + 15) & !15).max(32)
+    }
+}
+
 /// Counts `bytes` of decoded message against the read's budget.
 #[inline]
 pub(crate) fn charge<E: de::Error>(bytes: usize) -> Result<(), E> {
@@ -450,7 +462,7 @@ impl Kind for Str {
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
         let text = <String as serde::Deserialize>::deserialize(deserializer)?;
-        charge::<D::Error>(text.len())?;
+        charge::<D::Error>(heap(text.len()))?;
         Ok(text)
     }
 }
@@ -580,7 +592,7 @@ impl Kind for Bytes {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
                 let bytes = crate::json::base64::decode(v.as_bytes())
                     .map_err(|e| E::custom(format_args!("invalid base64 {v:?}: {e}")))?;
-                charge::<E>(bytes.len())?;
+                charge::<E>(heap(bytes.len()))?;
                 Ok(bytes)
             }
         }
@@ -1137,16 +1149,16 @@ impl<'de, K: Kind> Visitor<'de> for SeqSeed<K> {
         deserializer.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<K::T>, A::Error> {
-        // Cap the hint: it comes from the input.
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        loop {
-            // Every element costs its slot (at least a byte, so that the
-            // count of elements is bounded too).
-            charge::<A::Error>(size_of::<K::T>().max(1))?;
-            match seq.next_element_seed(Element::<K>(PhantomData))? {
-                Some(item) => out.extend(item),
-                None => break,
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element_seed(Element::<K>(PhantomData))? {
+            // The vector's growth is paid before it is allocated (at least
+            // a byte an element, so that the count is bounded too).
+            if out.len() == out.capacity() {
+                let grow = out.capacity().max(4);
+                charge::<A::Error>(grow * size_of::<K::T>().max(1))?;
+                out.reserve_exact(grow);
             }
+            out.extend(item);
         }
         Ok(out)
     }
@@ -1182,10 +1194,16 @@ where
         deserializer.deserialize_map(self)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        let mut out = HashMap::default();
+        let mut out = HashMap::<KK::T, VK::T, H>::default();
         while let Some(key) = access.next_key_seed(KeySeed::<KK>(PhantomData))? {
-            // An entry: its key, its value and the table's own word or two.
-            charge::<A::Error>(size_of::<KK::T>() + size_of::<VK::T>() + 16)?;
+            // The table's growth, paid before it is allocated: it doubles,
+            // each slot holds a key, a value and a control byte, and 7 of 8
+            // slots are used.
+            if out.len() == out.capacity() {
+                let slots = (out.capacity().max(3) + 1) * 2 * 8 / 7;
+                charge::<A::Error>(slots * (size_of::<KK::T>() + size_of::<VK::T>() + 1))?;
+                out.reserve(1);
+            }
             // prost decodes an entry as a message of its own.
             let Some(value) = nested(1, || access.next_value_seed(Element::<VK>(PhantomData)))?
             else {
@@ -1214,7 +1232,7 @@ impl<KK: MapKey> Visitor<'_> for KeySeed<KK> {
         f.write_str("a map key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<KK::T, E> {
-        charge::<E>(v.len())?;
+        charge::<E>(heap(v.len()))?;
         KK::from_key(v).map_err(E::custom)
     }
 }

@@ -34,14 +34,14 @@ pub(crate) fn overlay(
         set(registry, input, &mut object, path, value, Source::Path)?;
     }
     let params = query::parse(query.unwrap_or_default()).map_err(|e| JsonError {
- exceeded: false,
+        exceeded: false,
         field: e.parameter().to_owned(),
         message: e.to_string(),
     })?;
     for (path, value) in params {
         if body_is_everything {
             return Err(JsonError {
- exceeded: false,
+                exceeded: false,
                 field: path.join("."),
                 message: "query parameters are not accepted: every field comes from the body"
                     .to_owned(),
@@ -66,7 +66,7 @@ fn set(
     source: Source,
 ) -> Result<(), JsonError> {
     let problem = |message: String| JsonError {
- exceeded: false,
+        exceeded: false,
         field: path.join("."),
         message,
     };

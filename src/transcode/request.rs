@@ -116,7 +116,7 @@ impl Encoder {
                 // One JSON value, checked before it is placed in an object
                 // (so that `1, "other": 2` cannot set another field).
                 serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(|e| JsonError {
- exceeded: false,
+                    exceeded: false,
                     field: name.to_owned(),
                     message: format!("malformed JSON: {e}"),
                 })?;
@@ -131,7 +131,7 @@ impl Encoder {
             BodyRule::None if blank => {}
             BodyRule::None => {
                 return Err(JsonError {
- exceeded: false,
+                    exceeded: false,
                     field: String::new(),
                     message: "this route takes no body; send the fields as query parameters"
                         .to_owned(),

@@ -14,7 +14,6 @@ mod reflection;
 mod regressions;
 mod rest;
 mod serving;
-mod spans;
 mod streaming;
 mod support;
 mod unary;

@@ -498,14 +498,23 @@ async fn decoded_size_and_nesting_are_bounded() {
     let rpc = "/resttest.v1.RestTest/Put";
     for v in BOTH {
         let big = strings(100_000);
-        over_limit(call(v, addr, "POST", rpc, Some(&big)).await, "max_decoded_bytes");
-        over_limit(call(v, addr, "POST", rpc, Some(&map)).await, "max_decoded_bytes");
+        over_limit(
+            call(v, addr, "POST", rpc, Some(&big)).await,
+            "max_decoded_bytes",
+        );
+        over_limit(
+            call(v, addr, "POST", rpc, Some(&map)).await,
+            "max_decoded_bytes",
+        );
         // The same through a REST route (its body is the whole message).
         over_limit(
             call(v, addr, "PATCH", "/v1/things/x", Some(&big)).await,
             "max_decoded_bytes",
         );
-        over_limit(call(v, addr, "POST", rpc, Some(&nested(60))).await, "max_json_depth");
+        over_limit(
+            call(v, addr, "POST", rpc, Some(&nested(60))).await,
+            "max_json_depth",
+        );
         // Under the limits: the inner service gets it all.
         let answer = ok(v, addr, "POST", rpc, Some(&strings(20_000))).await;
         assert_eq!(answer["tags"].as_array().unwrap().len(), 20_000);

@@ -1,4 +1,15 @@
 //! One `dual_protocol` span per transcoded call, with its fields.
+//!
+//! A test binary of its own: a scoped subscriber in a binary whose other
+//! tests register the same callsites at the same time without one can miss
+//! spans (the callsites' cached interest races with them).
+#![allow(unreachable_pub, missing_docs)]
+
+#[path = "../../examples/common/mod.rs"]
+mod common;
+#[allow(dead_code)]
+#[path = "../it/support.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,9 +80,6 @@ async fn each_transcoded_call_has_a_span_with_its_fields() {
     // A current-thread runtime: the server runs on this thread, under
     // this subscriber.
     let _guard = tracing::subscriber::set_default(capture.clone());
-    // Other tests of this binary run at the same time with no subscriber:
-    // a callsite they registered first may have cached "never"; the
-    // interest is worked out again now that this subscriber is in place.
     tracing::callsite::rebuild_interest_cache();
     let addr = start_default().await;
     let answer = post_json(
