@@ -13,6 +13,7 @@ mod panics;
 mod reflection;
 mod regressions;
 mod rest;
+mod security;
 mod serving;
 mod streaming;
 mod support;
