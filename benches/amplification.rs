@@ -4,7 +4,11 @@
 //! (`max_decoded_bytes`, `max_json_depth`: the defaults) and without them
 //! (both set to their maximum, as before they existed), side by side.
 //!
-//! `cargo bench --bench amplification` (about 20 s). Each row runs against
+//! Last, a long NDJSON stream both ways (`EchoChat`, 1 MiB lines, the
+//! answers read and dropped by the client): what a streamed body costs
+//! whatever its length; `AMPLIFICATION_STREAM_GIB` sets its size (default 2).
+//!
+//! `cargo bench --bench amplification` (about 30 s). Each row runs against
 //! a fresh server child (the example's `common::serve_with`, one worker
 //! thread), so rows do not share an allocator's history: warm-up calls,
 //! the baseline `VmRSS`, then `VmHWM` reset (`/proc/PID/clear_refs` = 5),
@@ -87,6 +91,60 @@ fn main() {
         }
         println!("{name:<30} | {:>28} | {:>28}", cells[0], cells[1]);
     }
+    let gib: u64 = std::env::var("AMPLIFICATION_STREAM_GIB")
+        .ok()
+        .map(|g| {
+            g.parse()
+                .expect("AMPLIFICATION_STREAM_GIB: a number of GiB")
+        })
+        .unwrap_or(2);
+    let server = Server::start("", false);
+    let started = std::time::Instant::now();
+    let (grown_kib, (sent, received)) = server.peak_growth(|addr| stream_both_ways(addr, gib));
+    server.stop();
+    println!(
+        "NDJSON stream both ways: {:.1} GiB sent, {:.1} GiB answered in {:.1} s; peak RSS +{} MiB",
+        sent as f64 / (1u64 << 30) as f64,
+        received as f64 / (1u64 << 30) as f64,
+        started.elapsed().as_secs_f64(),
+        grown_kib / 1024
+    );
+}
+
+/// `gib` GiB of 1 MiB NDJSON lines to `EchoChat` over one HTTP/1.1
+/// connection (chunked), the answers read as they come and dropped: bytes
+/// sent and received.
+fn stream_both_ways(addr: SocketAddr, gib: u64) -> (u64, u64) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut reader = stream.try_clone().unwrap();
+    let receiving = std::thread::spawn(move || {
+        let mut buf = vec![0; 1 << 16];
+        let mut total = 0u64;
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    let line = format!("{{\"message\":\"{}\"}}\n", "x".repeat((1 << 20) - 16));
+    stream
+        .write_all(
+            b"POST /echo.v1.EchoService/EchoChat HTTP/1.1\r\nhost: bench\r\n\
+              content-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\
+              connection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut sent = 0u64;
+    for _ in 0..gib * 1024 {
+        let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+        stream.write_all(chunk.as_bytes()).unwrap();
+        sent += line.len() as u64;
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let received = receiving.join().unwrap();
+    (sent, received)
 }
 
 fn one_string() -> String {
