@@ -414,7 +414,15 @@ pub(crate) struct ResponseStream<B> {
     head: bool,
     span: CallSpan,
     http1: bool,
+    /// Why the stream ends, found while gathering messages into one frame
+    /// (see [`COALESCE_BYTES`]): given at the next poll.
+    deferred: Option<Status>,
 }
+
+/// An HTTP body frame of a stream carries every message the inner service
+/// has already answered, up to this size: one chunk or DATA frame, one
+/// write, for what tonic sent in one (no waiting for more).
+const COALESCE_BYTES: usize = 32 * 1024;
 
 impl<B> std::fmt::Debug for ResponseStream<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -449,6 +457,7 @@ impl<B> ResponseStream<B> {
             head: answer.head,
             span: answer.span,
             http1: answer.http1,
+            deferred: None,
         }
     }
 
@@ -475,6 +484,7 @@ impl<B> ResponseStream<B> {
             head: false,
             span,
             http1: false,
+            deferred: None,
         }
     }
 
@@ -650,6 +660,9 @@ where
         if self.finished {
             return Poll::Ready(Event::End(Status::new(Code::Ok, ""), HeaderMap::new()));
         }
+        if let Some(status) = self.deferred.take() {
+            return self.end(status, HeaderMap::new());
+        }
         if let Some((timeout, sleep)) = &mut self.deadline
             && sleep.as_mut().poll(cx).is_ready()
         {
@@ -765,7 +778,10 @@ where
             return Poll::Ready(None);
         }
         Poll::Ready(Some(Ok(match std::task::ready!(self.poll_event(cx)) {
-            Event::Message(chunk) => Frame::data(chunk.into()),
+            Event::Message(mut chunk) => {
+                self.gather(&mut chunk);
+                Frame::data(chunk.into())
+            }
             Event::KeepAlive => Frame::data(Bytes::from_static(b": keep-alive\n\n")),
             // A download cut short: abort the body, so that the client
             // cannot take a truncated file for a whole one.
@@ -776,6 +792,37 @@ where
             }
             Event::End(status, trailers) => self.end_frame(status, trailers),
         })))
+    }
+
+    /// Appends to `chunk` the messages already read from the inner body
+    /// (up to [`COALESCE_BYTES`]), for the framings whose messages simply
+    /// follow one another (not gRPC-Web text, whose chunks are base64 each).
+    fn gather(&mut self, chunk: &mut Vec<u8>) {
+        let joinable = match self.respond {
+            Respond::Ndjson | Respond::Sse | Respond::ConnectStream(_) => true,
+            Respond::GrpcWeb { text, .. } => !text,
+            _ => false,
+        };
+        while joinable && chunk.len() < COALESCE_BYTES {
+            match self.decoder.next() {
+                Ok(Some(message)) => match self.render(message) {
+                    Ok(out) => chunk.extend_from_slice(&out),
+                    Err(status) => {
+                        self.deferred = Some(status);
+                        return;
+                    }
+                },
+                Ok(None) => return,
+                Err(e) => {
+                    let code = match e {
+                        frame::FrameError::TooLarge(..) => Code::ResourceExhausted,
+                        _ => Code::Internal,
+                    };
+                    self.deferred = Some(Status::new(code, e.to_string()));
+                    return;
+                }
+            }
+        }
     }
 
     pub(crate) fn is_end_stream(&self) -> bool {
@@ -891,6 +938,58 @@ mod tests {
                 &"0".parse::<HeaderValue>().unwrap(),
                 &"7".parse::<HeaderValue>().unwrap()
             )
+        );
+    }
+
+    /// Messages the inner service sent in one frame go out in one frame
+    /// (after the first, which goes with the head); a message that does not
+    /// render among them ends the stream after those before it.
+    #[tokio::test]
+    async fn messages_read_together_go_out_together() {
+        let together = |messages: &[Bytes]| Bytes::from(messages.concat());
+        let bad = {
+            // A frame whose message is not a Status (field 1 as a group).
+            let mut buf = BytesMut::new();
+            let at = frame::start(&mut buf);
+            buf.extend_from_slice(&[0x0b]);
+            frame::finish(&mut buf, at);
+            buf.freeze()
+        };
+        let frames: Frames = vec![
+            Ok(Frame::data(framed(&status_message(1, "a")))),
+            Ok(Frame::data(together(&[
+                framed(&status_message(2, "b")),
+                framed(&status_message(3, "c")),
+                framed(&status_message(4, "d")),
+            ]))),
+            Ok(Frame::data(together(&[
+                framed(&status_message(5, "e")),
+                bad,
+                framed(&status_message(6, "f")),
+            ]))),
+            Ok(Frame::trailers(trailers("0"))),
+        ];
+        let response =
+            match answer(Respond::Ndjson, JsonOptions::default()).start(grpc_response(frames)) {
+                Start::Done(response) => response,
+                Start::Stream(mut opening) => {
+                    std::future::poll_fn(|cx| opening.poll_response(cx)).await
+                }
+            };
+        let mut body = response.into_body();
+        let mut chunks = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                chunks.push(String::from_utf8(data.to_vec()).unwrap());
+            }
+        }
+        assert_eq!(chunks.len(), 4, "{chunks:#?}");
+        assert_eq!(chunks[0], "{\"code\":1,\"message\":\"a\"}\n");
+        assert_eq!(chunks[1].lines().count(), 3, "{chunks:#?}");
+        assert_eq!(chunks[2], "{\"code\":5,\"message\":\"e\"}\n");
+        assert!(
+            chunks[3].starts_with("{\"error\":{\"code\":13"),
+            "{chunks:#?}"
         );
     }
 
