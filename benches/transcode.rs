@@ -632,7 +632,25 @@ fn bench_codec(c: &mut Criterion) {
     }
 }
 
+/// `TRANSCODE_PROFILE=<case name part>`: only that ~200 B layer case,
+/// 2,000 calls, for a heap profiler (`valgrind --tool=dhat`).
+fn profile(only: &str) {
+    let rt = runtime();
+    let b = bodies(false);
+    layer_cases!(&b, (name, svc, make, body) => {
+        if name.contains(only) {
+            for _ in 0..2000 {
+                rt.block_on(call(&mut svc, make(body)));
+            }
+            println!("profiled {name}: 2000 calls");
+        }
+    });
+}
+
 fn main() {
+    if let Ok(only) = std::env::var("TRANSCODE_PROFILE") {
+        return profile(&only);
+    }
     // TRANSCODE_SKIP_ALLOCS=1 skips the allocation table (for profiling).
     if std::env::var_os("TRANSCODE_SKIP_ALLOCS").is_none() {
         print_allocations();

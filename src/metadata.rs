@@ -162,13 +162,25 @@ fn is_connection_level(name: &HeaderName) -> bool {
 /// Removes `grpc-*` internals and connection-level names from response
 /// metadata, in place.
 pub(crate) fn strip_grpc(headers: &mut HeaderMap) {
-    let internal: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("grpc-") || is_connection_level(name))
-        .cloned()
-        .collect();
-    for name in &internal {
-        headers.remove(name);
+    let internal =
+        |name: &HeaderName| name.as_str().starts_with("grpc-") || is_connection_level(name);
+    // One name at a time, copied to the stack (a clone of a name read off
+    // the wire allocates): no allocation for the handful there are.
+    let mut copy = [0u8; 64];
+    while let Some(name) = headers.keys().find(|name| internal(name)) {
+        let name = name.as_str();
+        if name.len() <= copy.len() {
+            copy[..name.len()].copy_from_slice(name.as_bytes());
+            let name = std::str::from_utf8(&copy[..name.len()]).expect("a copy of a str");
+            if headers.remove(name).is_none() {
+                return;
+            }
+        } else {
+            let name = name.to_owned();
+            if headers.remove(name.as_str()).is_none() {
+                return;
+            }
+        }
     }
 }
 

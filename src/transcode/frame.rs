@@ -50,6 +50,10 @@ impl std::fmt::Display for FrameError {
 /// error as soon as its header is read, before its bytes are buffered.
 #[derive(Debug)]
 pub(crate) struct Decoder {
+    /// Data as it was read, while it holds whole frames: messages are
+    /// sliced out of it, never copied.
+    whole: Bytes,
+    /// A frame that came in pieces, gathered.
     buf: BytesMut,
     limit: usize,
 }
@@ -57,6 +61,7 @@ pub(crate) struct Decoder {
 impl Decoder {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
+            whole: Bytes::new(),
             buf: BytesMut::new(),
             limit,
         }
@@ -64,17 +69,25 @@ impl Decoder {
 
     /// Adds data read from the body.
     pub(crate) fn push(&mut self, data: Bytes) {
-        if self.buf.is_empty() {
-            // Usually a whole frame in one piece: no copy until split.
-            self.buf = BytesMut::from(data);
+        if self.whole.is_empty() && self.buf.is_empty() {
+            self.whole = data;
         } else {
+            // What was left of the last piece goes first.
+            if !self.whole.is_empty() {
+                self.buf.extend_from_slice(&std::mem::take(&mut self.whole));
+            }
             self.buf.extend_from_slice(&data);
         }
     }
 
     /// The next complete message, `None` when more data is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Bytes>, FrameError> {
-        if self.buf.len() >= HEADER_LEN && self.buf[0] != 0 {
+        let head = if self.whole.is_empty() {
+            &self.buf[..]
+        } else {
+            &self.whole[..]
+        };
+        if head.len() >= HEADER_LEN && head[0] != 0 {
             return Err(FrameError::Compressed);
         }
         Ok(self.next_envelope()?.map(|(_, message)| message))
@@ -83,6 +96,23 @@ impl Decoder {
     /// The next complete envelope (Connect, gRPC-Web): its flags byte and
     /// its payload; `None` when more data is needed.
     pub(crate) fn next_envelope(&mut self) -> Result<Option<(u8, Bytes)>, FrameError> {
+        if !self.whole.is_empty() {
+            let whole = &self.whole;
+            if whole.len() >= HEADER_LEN {
+                let len = u32::from_be_bytes([whole[1], whole[2], whole[3], whole[4]]) as usize;
+                if len > self.limit {
+                    return Err(FrameError::TooLarge(len, self.limit));
+                }
+                if whole.len() >= HEADER_LEN + len {
+                    let flags = whole[0];
+                    let mut frame = self.whole.split_to(HEADER_LEN + len);
+                    frame.advance(HEADER_LEN);
+                    return Ok(Some((flags, frame)));
+                }
+            }
+            // The rest is the start of a frame: gather it.
+            self.buf.extend_from_slice(&std::mem::take(&mut self.whole));
+        }
         if self.buf.len() < HEADER_LEN {
             return Ok(None);
         }
@@ -102,7 +132,7 @@ impl Decoder {
     /// Whether data is left that is not a whole message (at the end of the
     /// body: a truncated message).
     pub(crate) fn has_partial(&self) -> bool {
-        !self.buf.is_empty()
+        !self.buf.is_empty() || !self.whole.is_empty()
     }
 }
 

@@ -155,7 +155,7 @@ impl Answer {
             self.span.code(status.code);
             let stream = ResponseStream::new(Box::pin(body), self);
             let mut opening = Opening::new(parts, stream);
-            opening.headers_from(&metadata);
+            opening.headers_from(metadata);
             return Start::Stream(opening.end(status, HeaderMap::new()));
         }
         // Not a gRPC answer (a plain HTTP error from a layer below): as it is.
@@ -171,7 +171,7 @@ impl Answer {
             _ => self.eager,
         };
         let mut opening = Opening::new(parts, ResponseStream::new(Box::pin(body), self));
-        opening.headers_from(&metadata);
+        opening.headers_from(metadata);
         if eager {
             return Start::Done(opening.into_stream());
         }
@@ -245,9 +245,9 @@ impl<B> Opening<B> {
     }
 
     /// The handler's response metadata as HTTP headers.
-    fn headers_from(&mut self, metadata: &HeaderMap) {
+    fn headers_from(&mut self, metadata: HeaderMap) {
         if let Some(parts) = &mut self.parts {
-            parts.headers = metadata.clone();
+            parts.headers = metadata;
             metadata::response_to_http(&mut parts.headers, None);
         }
     }
