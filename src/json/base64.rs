@@ -25,6 +25,12 @@ pub(crate) fn decode(input: &[u8]) -> Result<Vec<u8>, String> {
     engine.decode(input).map_err(|e| e.to_string())
 }
 
+/// `bytes` as standard, padded base64, written where it is displayed (no
+/// string made first).
+pub(crate) fn display(bytes: &[u8]) -> impl std::fmt::Display + '_ {
+    base64::display::Base64Display::new(bytes, &base64::engine::general_purpose::STANDARD)
+}
+
 /// Encodes `bytes` as standard, padded base64.
 pub(crate) fn encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -227,6 +227,11 @@ pub trait Kind {
 pub trait MapKey: Kind<T: Eq + Hash + Ord> {
     /// The key as its JSON string.
     fn to_key(value: &Self::T) -> String;
+    /// Writes the key as a JSON object key (as [`to_key`](Self::to_key)
+    /// makes it, without making it first where the kind can).
+    fn ser_key<S: Serializer>(value: &Self::T, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&Self::to_key(value))
+    }
     /// Parses a JSON object key.
     fn from_key(key: &str) -> Result<Self::T, String>;
 }
@@ -471,6 +476,9 @@ impl MapKey for Str {
     fn to_key(value: &String) -> String {
         value.clone()
     }
+    fn ser_key<S: Serializer>(value: &String, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value)
+    }
     fn from_key(key: &str) -> Result<String, String> {
         Ok(key.to_owned())
     }
@@ -580,7 +588,7 @@ impl Kind for Bytes {
         value.is_empty()
     }
     fn ser<S: Serializer>(value: &Vec<u8>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&crate::json::base64::encode(value))
+        serializer.collect_str(&crate::json::base64::display(value))
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         struct V;
@@ -884,13 +892,31 @@ struct SerMap<'a, KK: MapKey, VK: Kind, H>(&'a HashMap<KK::T, VK::T, H>);
 
 impl<KK: MapKey, VK: Kind, H> serde::Serialize for SerMap<'_, KK, VK, H> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        // Sorted, so that the same map always prints the same (one entry
+        // or none needs no sorting).
+        if self.0.len() <= 1 {
+            for (key, value) in self.0 {
+                map.serialize_entry(&KeyOut::<KK>(key), &Ser::<VK>(value))?;
+            }
+            return map.end();
+        }
         let mut entries: Vec<(&KK::T, &VK::T)> = self.0.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut map = serializer.serialize_map(Some(entries.len()))?;
         for (key, value) in entries {
-            map.serialize_entry(&KK::to_key(key), &Ser::<VK>(value))?;
+            map.serialize_entry(&KeyOut::<KK>(key), &Ser::<VK>(value))?;
         }
         map.end()
+    }
+}
+
+/// `Serialize` for a map key of kind `KK`.
+struct KeyOut<'a, KK: MapKey>(&'a KK::T);
+
+impl<KK: MapKey> serde::Serialize for KeyOut<'_, KK> {
+    #[inline]
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        KK::ser_key(self.0, serializer)
     }
 }
 
