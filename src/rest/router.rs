@@ -187,7 +187,20 @@ impl<T> Router<T> {
         let Some(raw) = path.strip_prefix('/') else {
             return RouteMatch::NotFound;
         };
-        let mut segments: Vec<&str> = raw.split('/').collect();
+        // The segments, on the stack for the usual handful (no allocation
+        // per request), on the heap past 16.
+        let count = raw.bytes().filter(|&b| b == b'/').count() + 1;
+        let mut stack = [""; 16];
+        let mut heap = Vec::new();
+        let segments: &mut [&str] = if count <= stack.len() {
+            for (slot, segment) in stack.iter_mut().zip(raw.split('/')) {
+                *slot = segment;
+            }
+            &mut stack[..count]
+        } else {
+            heap.extend(raw.split('/'));
+            &mut heap
+        };
         let mut search = Search {
             method,
             allow: Vec::new(),
@@ -199,13 +212,13 @@ impl<T> Router<T> {
         if let Some((prefix, verb)) = segments[last].rsplit_once(':') {
             let whole = segments[last];
             segments[last] = prefix;
-            if let Some(route) = search.node(&self.root, &segments, 0, Some(verb)) {
-                return found(route, &segments);
+            if let Some(route) = search.node(&self.root, segments, 0, Some(verb)) {
+                return found(route, segments);
             }
             segments[last] = whole;
         }
-        if let Some(route) = search.node(&self.root, &segments, 0, None) {
-            return found(route, &segments);
+        if let Some(route) = search.node(&self.root, segments, 0, None) {
+            return found(route, segments);
         }
         if search.allow.is_empty() {
             RouteMatch::NotFound
@@ -281,11 +294,14 @@ fn found<'a, T>(route: &'a Route<T>, segments: &[&str]) -> RouteMatch<'a, T> {
     for variable in &template.variables {
         let to_end = template.segments.get(variable.end.wrapping_sub(1)) == Some(&Segment::Rest);
         let end = if to_end { segments.len() } else { variable.end };
-        let raw = segments
-            .get(variable.start..end)
-            .map_or(String::new(), |s| s.join("/"));
         let multi = variable.is_multi_segment(&template.segments);
-        match percent_decode(&raw, false, multi) {
+        // One segment (the usual case) is decoded where it is.
+        let decoded = match segments.get(variable.start..end) {
+            Some([one]) => percent_decode(one, false, multi),
+            Some(many) => percent_decode(&many.join("/"), false, multi),
+            None => percent_decode("", false, multi),
+        };
+        match decoded {
             Ok(value) => bindings.push((variable.field_path.as_slice(), value)),
             Err(error) => {
                 return RouteMatch::BadBinding {
