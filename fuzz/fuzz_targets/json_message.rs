@@ -26,9 +26,12 @@ fuzz_target!(|data: &[u8]| {
         let printed = serde_json::to_value(&sink).expect("a parsed message prints");
         let wire = sink.encode_to_vec();
         let decoded = Sink::decode(&wire[..]).expect("its own encoding decodes");
+        // prost leaves a singular -0.0 off the wire (it compares with 0.0;
+        // protobuf's C++ compares bits), and JSON prints it: found by this
+        // target, prost's behaviour, so compared without such fields.
         assert_eq!(
-            serde_json::to_value(&decoded).unwrap(),
-            printed,
+            without_negative_zeros(serde_json::to_value(&decoded).unwrap()),
+            without_negative_zeros(printed.clone()),
             "protobuf round trip"
         );
         let text = serde_json::to_string(&sink).unwrap();
@@ -41,3 +44,18 @@ fuzz_target!(|data: &[u8]| {
         );
     });
 });
+
+/// `value` without object members that are -0.0 (at any depth).
+fn without_negative_zeros(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()))
+                .map(|(k, v)| (k, without_negative_zeros(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_negative_zeros).collect()),
+        other => other,
+    }
+}
