@@ -1681,8 +1681,8 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
     if s.unary {
         println!();
         println!(
-            "Unary: median over {} rounds, spread = min-max over rounds; p99 = the median \
-             round's p99 (min-max); CPU = busy share of one core in the window (median); \
+            "Unary: median over {} rounds, spread = min-max over rounds; p99 = the median over \
+             rounds of each run's p99 (min-max); CPU = busy share of one core in the window (median); \
              req/server-CPU-s = req/s over the server's share.",
             s.rounds
         );
