@@ -1632,6 +1632,13 @@ fn min_max(values: &[f64], digits: usize) -> String {
     format!("{lo:.digits$}-{hi:.digits$}")
 }
 
+/// A target of the performance issue for a ratio.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    AtLeast(f64),
+    AtMost(f64),
+}
+
 /// A tracked ratio: `num / den` of the medians over rounds, and the same
 /// ratio within each round (min-max).
 struct Ratio {
@@ -1641,8 +1648,7 @@ struct Ratio {
     den: Vec<f64>,
     /// The same ratio per second of server CPU (`None` for latencies).
     per_cpu: Option<(Vec<f64>, Vec<f64>)>,
-    /// The target: at least (`true`) or at most (`false`) this.
-    goal: Option<(f64, bool)>,
+    goal: Option<Goal>,
 }
 
 impl Ratio {
@@ -1653,8 +1659,8 @@ impl Ratio {
             format!("{:.2}", median(n.clone()) / median(d.clone()))
         });
         let (goal, met) = match self.goal {
-            Some((goal, true)) => (format!(">= {goal:.2}"), of_medians >= goal),
-            Some((goal, false)) => (format!("<= {goal:.2}"), of_medians <= goal),
+            Some(Goal::AtLeast(goal)) => (format!(">= {goal:.2}"), of_medians >= goal),
+            Some(Goal::AtMost(goal)) => (format!("<= {goal:.2}"), of_medians <= goal),
             None => ("-".to_owned(), true),
         };
         let met = match self.goal {
@@ -1760,14 +1766,14 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
         };
         let p99 = |runs: &[Run]| runs.iter().map(|r| r.p99_us as f64).collect::<Vec<_>>();
         // (numerator, denominator, payload, p99 instead of req/s, what, target)
-        let tracked: [(Row, Row, Size, bool, &'static str, Option<(f64, bool)>); 11] = [
+        let tracked = [
             (
                 Row::C,
                 Row::E,
                 Size::Small,
                 false,
                 "JSON h1: layer on tonic / axum Json<T>",
-                Some((0.95, true)),
+                Some(Goal::AtLeast(0.95)),
             ),
             (
                 Row::C,
@@ -1775,7 +1781,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Large,
                 false,
                 "JSON h1: layer on tonic / axum Json<T>",
-                Some((0.95, true)),
+                Some(Goal::AtLeast(0.95)),
             ),
             (
                 Row::G,
@@ -1807,7 +1813,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Small,
                 false,
                 "JSON h2c: layer on tonic / axum Json<T>",
-                Some((0.95, true)),
+                Some(Goal::AtLeast(0.95)),
             ),
             (
                 Row::F,
@@ -1815,7 +1821,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Large,
                 false,
                 "JSON h2c: layer on tonic / axum Json<T>",
-                Some((0.95, true)),
+                Some(Goal::AtLeast(0.95)),
             ),
             (
                 Row::B,
@@ -1823,7 +1829,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Small,
                 false,
                 "gRPC: tonic + layer / bare tonic",
-                Some((0.99, true)),
+                Some(Goal::AtLeast(0.99)),
             ),
             (
                 Row::B,
@@ -1831,7 +1837,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Large,
                 false,
                 "gRPC: tonic + layer / bare tonic",
-                Some((0.99, true)),
+                Some(Goal::AtLeast(0.99)),
             ),
             (
                 Row::B,
@@ -1839,7 +1845,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Small,
                 true,
                 "gRPC p99 latency: tonic + layer / bare tonic",
-                Some((1.02, false)),
+                Some(Goal::AtMost(1.02)),
             ),
             (
                 Row::B,
@@ -1847,7 +1853,7 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 Size::Large,
                 true,
                 "gRPC p99 latency: tonic + layer / bare tonic",
-                Some((1.02, false)),
+                Some(Goal::AtMost(1.02)),
             ),
         ];
         for (num, den, size, latency, what, goal) in tracked {
@@ -1881,19 +1887,19 @@ fn report(s: &Settings, unary: &[Vec<Run>], streams: &[Vec<StreamRun>]) {
                 .map(StreamRun::per_server_cpu)
                 .collect::<Vec<_>>()
         };
-        let tracked: [(usize, usize, &'static str, Option<(f64, bool)>); 3] = [
+        let tracked = [
             (1, 0, "gRPC stream: tonic + layer / bare tonic", None),
             (
                 2,
                 1,
                 "NDJSON h1 / gRPC msg/s, both through the layer",
-                Some((0.8, true)),
+                Some(Goal::AtLeast(0.8)),
             ),
             (
                 3,
                 1,
                 "NDJSON h2c / gRPC msg/s, both through the layer",
-                Some((0.8, true)),
+                Some(Goal::AtLeast(0.8)),
             ),
         ];
         for (num, den, what, goal) in tracked {
@@ -1984,9 +1990,11 @@ fn main() {
         },
         runs_per_round = runs / s.rounds,
     );
-    let servers: Vec<Child> = Server::ALL[..5]
-        .iter()
-        .map(|&server| Child::start(server, server_cpu))
+    // The long runs start their own server later, after these have gone.
+    let servers: Vec<Child> = Server::ALL
+        .into_iter()
+        .filter(|&server| server != Server::Long)
+        .map(|server| Child::start(server, server_cpu))
         .collect();
     match (load_cpu, server_cpu) {
         (Some(load), Some(server)) => println!(
