@@ -189,3 +189,62 @@ impl Routes {
         }
     }
 }
+
+/// Checks the direct transcoder against the serde path for message `M`,
+/// on `json` read with `options`: it must refuse what the serde path
+/// refuses (giving up is always allowed), and what it writes must decode
+/// to the message the serde path reads; printing that message's protobuf
+/// directly must give the serde path's text exactly. `Ok(Some(direct))`
+/// when the serde path reads it (`direct`: the direct path did too, not
+/// giving up), `Ok(None)` when both refuse it.
+pub fn direct_agrees<M>(json: &[u8], options: crate::JsonOptions) -> Result<Option<bool>, String>
+where
+    M: prost::Message + Default + serde::Serialize + serde::de::DeserializeOwned,
+    M: crate::__private::json::Direct,
+{
+    use crate::__private::json::{direct_print, direct_read};
+    let cx = crate::registry::JsonContext::linked(options);
+    let text = |m: &M| {
+        let mut out = Vec::new();
+        crate::json::write_in(&mut out, m, &cx).map(|()| out).map_err(|e| e.to_string())
+    };
+    let shown = || String::from_utf8_lossy(json).into_owned();
+    let slow = crate::json::read_in::<M>(json, &cx);
+    let mut direct = bytes::BytesMut::new();
+    let fast = crate::any::with_context(&cx, || direct_read(M::table(), json, &mut direct));
+    let message = match (slow, fast) {
+        (Err(error), Ok(())) => {
+            return Err(format!("direct read accepts what serde refuses ({error}): {}", shown()));
+        }
+        (Err(_), Err(_)) => return Ok(None),
+        (Ok(message), Err(_)) => (message, false),
+        (Ok(message), Ok(())) => {
+            let read = M::decode(&direct[..]).map_err(|e| format!("direct read wrote bad protobuf ({e}): {}", shown()))?;
+            let (want, got) = (text(&message)?, text(&read)?);
+            if want != got {
+                return Err(format!(
+                    "direct read differs: {}\nserde: {}\ndirect: {}",
+                    shown(),
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+            (message, true)
+        }
+    };
+    let (message, direct) = message;
+    let wire = message.encode_to_vec();
+    let want = text(&M::decode(&wire[..]).map_err(|e| e.to_string())?)?;
+    let mut got = Vec::new();
+    crate::any::with_context(&cx, || direct_print(M::table(), &wire, &mut got, &options))
+        .map_err(|_| format!("direct print gave up on prost's encoding: {}", shown()))?;
+    if want != got {
+        return Err(format!(
+            "direct print differs: {}\nserde: {}\ndirect: {}",
+            shown(),
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(&got)
+        ));
+    }
+    Ok(Some(direct))
+}

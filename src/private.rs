@@ -66,7 +66,9 @@ pub const fn http(
         response_body_proto,
     }
 }
-use crate::transcode::json::{json_to_proto, proto_to_json};
+use crate::transcode::json::{
+    json_to_proto, json_to_proto_direct, proto_to_json, proto_to_json_direct,
+};
 
 pub const fn package(
     name: &'static str,
@@ -127,6 +129,24 @@ where
         full_name,
         json_to_proto: json_to_proto::<M>,
         proto_to_json: proto_to_json::<M>,
+        fields,
+    }
+}
+
+/// One message with a direct-transcoder table (see
+/// `__private::json::Direct`): as [`message`], but its codecs transcode in
+/// one pass each.
+pub const fn message_direct<M>(
+    full_name: &'static str,
+    fields: &'static [FieldDescriptor],
+) -> MessageDescriptor
+where
+    M: Message + Default + Serialize + DeserializeOwned + json::Direct,
+{
+    MessageDescriptor {
+        full_name,
+        json_to_proto: json_to_proto_direct::<M>,
+        proto_to_json: proto_to_json_direct::<M>,
         fields,
     }
 }

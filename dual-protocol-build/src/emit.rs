@@ -60,8 +60,13 @@ fn write_package(model: &Model, package: &str, out: &mut String) -> std::fmt::Re
     for (i, full_name) in consts.iter().enumerate() {
         write!(
             out,
-            "const __DUAL_PROTOCOL_MESSAGE_{i}: ::dual_protocol::MessageDescriptor = {PRIVATE}::message::<{}>({full_name:?}, &[",
-            model.rust_path(full_name, package)
+            "const __DUAL_PROTOCOL_MESSAGE_{i}: ::dual_protocol::MessageDescriptor = {PRIVATE}::{constructor}::<{}>({full_name:?}, &[",
+            model.rust_path(full_name, package),
+            // google.protobuf's types have no direct-transcoder table.
+            constructor = match model.message(full_name) {
+                Some(message) if message.package != crate::names::WELL_KNOWN => "message_direct",
+                _ => "message",
+            },
         )?;
         // Fields for the package's own messages that REST requests reach
         // (another package's table has those of its own).

@@ -275,6 +275,8 @@ pub(crate) struct Field {
     /// Explicit presence: set or not, whatever the value (messages, oneof
     /// members, proto2 `optional`, proto3 `optional`).
     pub(crate) presence: bool,
+    /// A repeated scalar written packed.
+    pub(crate) packed: bool,
     /// `[default = ...]` as written (prost's `Default` and accessors apply
     /// it; JSON omits an unset optional field whatever its default).
     #[allow(dead_code)] // Model data no emitter needs yet (tests read it).
@@ -767,6 +769,7 @@ fn field_of(
         oneof,
         proto3_optional,
         presence: field.supports_presence(),
+        packed: field.is_packed(),
         default: proto.default_value.clone(),
         rust,
         comment: comments.get(field.path()),

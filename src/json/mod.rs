@@ -75,7 +75,7 @@ use serde::de::DeserializeOwned;
 use crate::registry::JsonContext;
 
 pub(crate) mod base64;
-mod float;
+pub(crate) mod float;
 
 /// Proto3 JSON options (all off by default): the `[json]` table of the
 /// TOML [`Config`](crate::Config), or an argument of this module's

@@ -19,9 +19,12 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 
+mod direct;
 mod number;
 
 pub use crate::json::JsonOptions;
+pub use direct::{Card, Direct, Field, Opaque, Table, Ty};
+pub(crate) use direct::{print as direct_print, read as direct_read};
 pub use number::{parse_float, parse_int};
 
 thread_local! {
