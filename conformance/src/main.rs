@@ -89,7 +89,7 @@ fn answer(request: ConformanceRequest) -> Answer {
 /// Parses the payload as an `M` and prints it in the requested format.
 fn round_trip<M>(request: ConformanceRequest) -> Answer
 where
-    M: Message + Default + Serialize + DeserializeOwned,
+    M: Message + Default + Serialize + DeserializeOwned + dual_protocol::__private::json::Direct,
 {
     let ignore_unknown_fields =
         request.test_category() == TestCategory::JsonIgnoreUnknownParsingTest;
@@ -102,7 +102,7 @@ where
             return Answer::RuntimeError("no output format requested".into());
         }
     };
-    let message = match request.payload {
+    let message = match &request.payload {
         Some(Payload::ProtobufPayload(bytes)) => match M::decode(bytes.as_slice()) {
             Ok(message) => message,
             Err(e) => return Answer::ParseError(format!("protobuf: {e}")),
@@ -117,9 +117,15 @@ where
         Some(Payload::TextPayload(_)) => return Answer::Skipped("text format input".into()),
         None => return Answer::RuntimeError("a request without a payload".into()),
     };
+    let encoded = message.encode_to_vec();
     match output {
-        Output::Protobuf => Answer::ProtobufPayload(message.encode_to_vec()),
-        Output::Json => match to_json(&message) {
+        Output::Protobuf => Answer::ProtobufPayload(encoded),
+        // From the input's own bytes when they are protobuf (unknown
+        // fields, repeated keys and all), else from the message's.
+        Output::Json => match to_json::<M>(match &request.payload {
+            Some(Payload::ProtobufPayload(bytes)) => bytes,
+            _ => &encoded,
+        }) {
             Ok(json) => Answer::JsonPayload(json),
             Err(e) => Answer::SerializeError(format!("JSON: {e}")),
         },
@@ -132,17 +138,27 @@ enum Output {
     Json,
 }
 
-// The only calls into the JSON mapping: its public API, with protobuf's
-// default options (and ignore_unknown_fields where the test asks for it).
+// The only calls into the JSON mapping: its public API (the direct
+// transcoder the layer uses), with protobuf's default options (and
+// ignore_unknown_fields where the test asks for it).
 
-fn from_json<M: DeserializeOwned>(json: &[u8], ignore_unknown_fields: bool) -> Result<M, String> {
+fn from_json<M>(json: &[u8], ignore_unknown_fields: bool) -> Result<M, String>
+where
+    M: Message + Default + DeserializeOwned + dual_protocol::__private::json::Direct,
+{
     let options = JsonOptions {
         ignore_unknown_fields,
         ..JsonOptions::default()
     };
-    dual_protocol::json::from_slice(json, &options).map_err(|e| e.to_string())
+    let wire = dual_protocol::json::json_to_protobuf::<M>(json, &options).map_err(|e| e.to_string())?;
+    M::decode(&wire[..]).map_err(|e| format!("the transcoded protobuf does not decode: {e}"))
 }
 
-fn to_json<M: Serialize>(message: &M) -> Result<String, String> {
-    dual_protocol::json::to_string(message, &JsonOptions::default()).map_err(|e| e.to_string())
+fn to_json<M>(protobuf: &[u8]) -> Result<String, String>
+where
+    M: Message + Default + Serialize + dual_protocol::__private::json::Direct,
+{
+    let json = dual_protocol::json::protobuf_to_json::<M>(protobuf, &JsonOptions::default())
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(json).map_err(|e| e.to_string())
 }
