@@ -484,6 +484,7 @@ struct Codec {
 fn codec<M, P>(group: &'static str, message: M) -> Codec
 where
     M: Message + Default + Serialize + serde::de::DeserializeOwned + 'static,
+    M: dual_protocol::__private::json::Direct,
     P: Serialize + serde::de::DeserializeOwned + 'static,
 {
     let json = serde_json::to_vec(&message).unwrap();
@@ -498,9 +499,17 @@ where
         String::from_utf8_lossy(&json[..json.len().min(400)])
     );
     let (j1, j2, j3, p1) = (json.clone(), json.clone(), json.clone(), pb.clone());
+    let (j4, p2) = (json.clone(), pb.clone());
+    let options = dual_protocol::JsonOptions::default();
     let cases: Vec<Case> = vec![
         (
-            "json->pb (layer: serde + prost encode)",
+            "json->pb (layer: direct)",
+            Box::new(move || {
+                black_box(dual_protocol::json::json_to_protobuf::<M>(black_box(&j4), &options).unwrap());
+            }),
+        ),
+        (
+            "json->pb (before: serde + prost encode)",
             Box::new(move || {
                 black_box(json_to_pb::<M>(black_box(&j1)));
             }),
@@ -518,9 +527,15 @@ where
             }),
         ),
         (
-            "pb->json (layer: prost decode + serde)",
+            "pb->json (before: prost decode + serde)",
             Box::new(move || {
                 black_box(pb_to_json::<M>(black_box(&p1)));
+            }),
+        ),
+        (
+            "pb->json (layer: direct)",
+            Box::new(move || {
+                black_box(dual_protocol::json::protobuf_to_json::<M>(black_box(&p2), &options).unwrap());
             }),
         ),
         (

@@ -170,8 +170,8 @@ mod tests {
         let mut out = String::new();
         super::package(&model, "a.v1", &mut out);
         let expected = [
-            r#"const __DUAL_PROTOCOL_MESSAGE_0: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message::<Msg>("a.v1.Msg", &[]);"#,
-            r#"const __DUAL_PROTOCOL_MESSAGE_1: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message::<GetRequest>("a.v1.GetRequest", &[::dual_protocol::__private::field("name", "name", 1, ::dual_protocol::__private::FieldKind::String, false, ""), ]);"#,
+            r#"const __DUAL_PROTOCOL_MESSAGE_0: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message_direct::<Msg>("a.v1.Msg", &[]);"#,
+            r#"const __DUAL_PROTOCOL_MESSAGE_1: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message_direct::<GetRequest>("a.v1.GetRequest", &[::dual_protocol::__private::field("name", "name", 1, ::dual_protocol::__private::FieldKind::String, false, ""), ]);"#,
             r#"const __DUAL_PROTOCOL_MESSAGE_2: ::dual_protocol::MessageDescriptor = ::dual_protocol::__private::message::<::dual_protocol::types::Empty>("google.protobuf.Empty", &[]);"#,
             r#"::dual_protocol::__private::no_side_effects(::dual_protocol::__private::method("/a.v1.Svc/Get", ::dual_protocol::MethodKind::Unary, &__DUAL_PROTOCOL_MESSAGE_1, &__DUAL_PROTOCOL_MESSAGE_2, &[::dual_protocol::__private::http("GET", "/v1/{name=things/*}", "", "", ""), ])),"#,
             r#"::dual_protocol::__private::method("/a.v1.Svc/Chat", ::dual_protocol::MethodKind::BidiStreaming, &__DUAL_PROTOCOL_MESSAGE_0, &__DUAL_PROTOCOL_MESSAGE_0, &[]),"#,

@@ -530,6 +530,36 @@ mod tests {
     }
 
     #[test]
+    fn tables_for_the_direct_transcoder() {
+        let code = generate(
+            r#"syntax = "proto3"; package t;
+               import "google/protobuf/timestamp.proto";
+               message Node {
+                 Node next = 1;
+                 repeated int32 ids = 7;
+                 oneof choice { string text = 3; Node child = 4; }
+                 map<int64, Node> by_id = 2;
+                 google.protobuf.Timestamp at = 5;
+                 optional bool flag = 6;
+               }"#,
+            "t",
+        );
+        for expected in [
+            "impl ::dual_protocol::__private::json::Direct for Node {",
+            "j::Field { number: 1, json: \"next\", proto: \"next\", ty: j::Ty::Message(<Node as j::Direct>::table, ::core::mem::size_of::<Node>()), card: j::Card::Explicit, oneof: ::core::option::Option::None, packed: false, boxed: true },",
+            "j::Field { number: 7, json: \"ids\", proto: \"ids\", ty: j::Ty::Int32, card: j::Card::Repeated, oneof: ::core::option::Option::None, packed: true, boxed: false },",
+            "j::Field { number: 3, json: \"text\", proto: \"text\", ty: j::Ty::String, card: j::Card::Explicit, oneof: ::core::option::Option::Some(0), packed: false, boxed: false },",
+            "card: j::Card::Map(j::Ty::Int64)",
+            "j::Ty::Opaque(&j::Opaque::of::<j::Msg<::dual_protocol::types::Timestamp>>())",
+            "print: &[0, 1, 4, 5, 6, 2, 3],",
+            "oneofs: &[\"choice\"],",
+            "by_number: &[(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5), (7, 6)],",
+        ] {
+            assert!(code.contains(expected), "missing {expected}\n{code}");
+        }
+    }
+
+    #[test]
     fn the_well_known_package_gets_nothing() {
         let encoded = crate::test_protos::compile(&[(
             "t.proto",

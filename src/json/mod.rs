@@ -208,7 +208,7 @@ pub fn protobuf_to_json<M>(protobuf: &[u8], options: &JsonOptions) -> Result<Vec
 where
     M: prost::Message + Default + Serialize + crate::__private::json::Direct,
 {
-    let mut out = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(16 + protobuf.len() * 2);
     crate::transcode::json::proto_to_json_direct::<M>(protobuf, &mut out, &JsonContext::linked(*options))
         .map_err(|e| Error {
             field: String::new(),
