@@ -505,7 +505,9 @@ where
         (
             "json->pb (layer: direct)",
             Box::new(move || {
-                black_box(dual_protocol::json::json_to_protobuf::<M>(black_box(&j4), &options).unwrap());
+                black_box(
+                    dual_protocol::json::json_to_protobuf::<M>(black_box(&j4), &options).unwrap(),
+                );
             }),
         ),
         (
@@ -535,7 +537,9 @@ where
         (
             "pb->json (layer: direct)",
             Box::new(move || {
-                black_box(dual_protocol::json::protobuf_to_json::<M>(black_box(&p2), &options).unwrap());
+                black_box(
+                    dual_protocol::json::protobuf_to_json::<M>(black_box(&p2), &options).unwrap(),
+                );
             }),
         ),
         (
@@ -614,6 +618,169 @@ fn print_allocations() {
     println!();
 }
 
+// ------------------------------------------------------------ interleaved --
+
+/// Per-operation times of `cases`, measured side by side: every case is
+/// calibrated to ~20 ms a batch, then `rounds` rounds each run every case's
+/// batch in turn, so a slow patch of the machine hits all cases alike.
+/// Returns each case's ns/op per round.
+fn interleaved(cases: &mut [(String, Box<dyn FnMut()>)], rounds: usize) -> Vec<Vec<f64>> {
+    let batch = Duration::from_millis(20);
+    let iters: Vec<u64> = cases
+        .iter_mut()
+        .map(|(_, op)| {
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < batch {
+                op();
+                n += 1;
+            }
+            n
+        })
+        .collect();
+    let mut times = vec![Vec::with_capacity(rounds); cases.len()];
+    for _ in 0..rounds {
+        for (i, (_, op)) in cases.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..iters[i] {
+                op();
+            }
+            times[i].push(start.elapsed().as_nanos() as f64 / iters[i] as f64);
+        }
+    }
+    times
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn spread(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+/// Per round, `f(round's times)`: median and min-max over rounds.
+fn per_round(times: &[Vec<f64>], f: impl Fn(&dyn Fn(usize) -> f64) -> f64) -> (f64, f64, f64) {
+    let rounds = times[0].len();
+    let values: Vec<f64> = (0..rounds).map(|r| f(&|case| times[case][r])).collect();
+    let (min, max) = spread(&values);
+    (median(&values), min, max)
+}
+
+/// `TRANSCODE_ROUNDS` (default 11) interleaved rounds of the layer cases
+/// (~200 B) and the codec cases: the tables README quotes.
+fn print_interleaved() {
+    let rounds: usize = std::env::var("TRANSCODE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(11);
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(runtime()));
+    let b: &'static Bodies = Box::leak(Box::new(bodies(false)));
+    let mut cases: Vec<(String, Box<dyn FnMut()>)> = Vec::new();
+    layer_cases!(b, (name, svc, make, body) => {
+        let mut svc = svc;
+        cases.push((
+            name.to_owned(),
+            Box::new(move || {
+                black_box(rt.block_on(call(&mut svc, make(body))));
+            }),
+        ));
+    });
+
+    for codec in codecs() {
+        for (name, op) in codec.cases {
+            cases.push((format!("{} {name}", codec.group), Box::new(op)));
+        }
+    }
+    let times = interleaved(&mut cases, rounds);
+    println!(
+        "per operation, {rounds} interleaved rounds (~20 ms of each case per round): median ns/op (min-max over rounds)"
+    );
+    println!("| case | ns/op | min-max |");
+    println!("|---|---:|---:|");
+    for ((name, _), t) in cases.iter().zip(&times) {
+        let (min, max) = spread(t);
+        println!("| {name} | {:.0} | {min:.0}-{max:.0} |", median(t));
+    }
+    let find = |name: &str| {
+        cases
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no case {name}"))
+    };
+    println!();
+    println!("| what | of the same round | median | min-max |");
+    println!("|---|---|---:|---:|");
+    let row = |what: &str, how: &str, (m, lo, hi): (f64, f64, f64), unit: &str| {
+        println!("| {what} | {how} | {m:.2}{unit} | {lo:.2}-{hi:.2}{unit} |");
+    };
+    for (what, layered, inner) in [
+        (
+            "JSON -> gRPC -> JSON overhead, fixed inner",
+            "fixed: layer json",
+            "fixed: direct grpc",
+        ),
+        (
+            "passthrough overhead, fixed inner",
+            "fixed: layer grpc (passthrough)",
+            "fixed: direct grpc",
+        ),
+        (
+            "JSON -> gRPC -> JSON overhead, tonic Routes + Echo",
+            "routes: layer json",
+            "routes: direct grpc",
+        ),
+    ] {
+        let (l, i) = (find(layered), find(inner));
+        row(
+            what,
+            "layer - inner",
+            per_round(&times, |t| (t(l) - t(i)) / 1000.0),
+            " us",
+        );
+    }
+    for group in ["codec/book", "codec/list_books_1000"] {
+        for (what, case, limit) in [
+            (
+                "json->pb direct",
+                "json->pb (layer: direct)",
+                "json->struct (limit: serde derive)",
+            ),
+            (
+                "json->pb before",
+                "json->pb (before: serde + prost encode)",
+                "json->struct (limit: serde derive)",
+            ),
+            (
+                "pb->json direct",
+                "pb->json (layer: direct)",
+                "struct->json (limit: serde derive)",
+            ),
+            (
+                "pb->json before",
+                "pb->json (before: prost decode + serde)",
+                "struct->json (limit: serde derive)",
+            ),
+        ] {
+            let (c, l) = (
+                find(&format!("{group} {case}")),
+                find(&format!("{group} {limit}")),
+            );
+            row(
+                &format!("{group} {what}"),
+                "time / serde-derive limit",
+                per_round(&times, |t| t(c) / t(l)),
+                "x",
+            );
+        }
+    }
+    println!();
+}
+
 fn bench_layer(c: &mut Criterion) {
     let rt = runtime();
     for (large, label) in [(false, "small"), (true, "16k")] {
@@ -666,9 +833,41 @@ fn main() {
     if let Ok(only) = std::env::var("TRANSCODE_PROFILE") {
         return profile(&only);
     }
+    // TRANSCODE_CODEC=<case name part>: that codec case 10,000 times (the
+    // list's 10), for `perf stat -e instructions` or a profiler.
+    if let Ok(only) = std::env::var("TRANSCODE_CODEC") {
+        for codec in codecs() {
+            for (name, op) in &codec.cases {
+                let full = format!("{} {name}", codec.group);
+                if full.contains(&only) {
+                    let calls = std::env::var("TRANSCODE_CALLS")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(if codec.json.len() > 10_000 {
+                            10
+                        } else {
+                            10_000
+                        });
+                    for _ in 0..calls {
+                        op();
+                    }
+                    println!("ran {full}: {calls} calls");
+                }
+            }
+        }
+        return;
+    }
     // TRANSCODE_SKIP_ALLOCS=1 skips the allocation table (for profiling).
     if std::env::var_os("TRANSCODE_SKIP_ALLOCS").is_none() {
         print_allocations();
+    }
+    // TRANSCODE_SKIP_INTERLEAVED=1 skips the interleaved table (for profiling).
+    if std::env::var_os("TRANSCODE_SKIP_INTERLEAVED").is_none() {
+        print_interleaved();
+    }
+    // TRANSCODE_SKIP_CRITERION=1: the tables only.
+    if std::env::var_os("TRANSCODE_SKIP_CRITERION").is_some() {
+        return;
     }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_millis(500))

@@ -206,7 +206,9 @@ where
     let cx = crate::registry::JsonContext::linked(options);
     let text = |m: &M| {
         let mut out = Vec::new();
-        crate::json::write_in(&mut out, m, &cx).map(|()| out).map_err(|e| e.to_string())
+        crate::json::write_in(&mut out, m, &cx)
+            .map(|()| out)
+            .map_err(|e| e.to_string())
     };
     let shown = || String::from_utf8_lossy(json).into_owned();
     let slow = crate::json::read_in::<M>(json, &cx);
@@ -214,12 +216,16 @@ where
     let fast = crate::any::with_context(&cx, || direct_read(M::table(), json, &mut direct));
     let message = match (slow, fast) {
         (Err(error), Ok(())) => {
-            return Err(format!("direct read accepts what serde refuses ({error}): {}", shown()));
+            return Err(format!(
+                "direct read accepts what serde refuses ({error}): {}",
+                shown()
+            ));
         }
         (Err(_), Err(_)) => return Ok(None),
         (Ok(message), Err(_)) => (message, false),
         (Ok(message), Ok(())) => {
-            let read = M::decode(&direct[..]).map_err(|e| format!("direct read wrote bad protobuf ({e}): {}", shown()))?;
+            let read = M::decode(&direct[..])
+                .map_err(|e| format!("direct read wrote bad protobuf ({e}): {}", shown()))?;
             let (want, got) = (text(&message)?, text(&read)?);
             if want != got {
                 return Err(format!(
@@ -247,4 +253,46 @@ where
         ));
     }
     Ok(Some(direct))
+}
+
+/// Checks the direct printer against prost + the serde path on arbitrary
+/// protobuf bytes for message `M`: what prost refuses it must give up on,
+/// and what it prints must be the serde path's text exactly. `Ok(None)`:
+/// prost refuses; `Ok(Some(direct))`: whether the direct path printed it.
+pub fn direct_print_agrees<M>(
+    protobuf: &[u8],
+    options: crate::JsonOptions,
+) -> Result<Option<bool>, String>
+where
+    M: prost::Message + Default + serde::Serialize + crate::__private::json::Direct,
+{
+    use crate::__private::json::direct_print;
+    let cx = crate::registry::JsonContext::linked(options);
+    let mut got = Vec::new();
+    let fast = crate::any::with_context(&cx, || {
+        direct_print(M::table(), protobuf, &mut got, &options)
+    });
+    let Ok(message) = M::decode(protobuf) else {
+        return match fast {
+            Ok(()) => Err(format!(
+                "direct print of what prost refuses: {protobuf:?} -> {}",
+                String::from_utf8_lossy(&got)
+            )),
+            Err(_) => Ok(None),
+        };
+    };
+    let mut want = Vec::new();
+    let serde = crate::json::write_in(&mut want, &message, &cx);
+    match (fast, serde) {
+        (Err(_), _) => Ok(Some(false)),
+        (Ok(()), Err(e)) => Err(format!(
+            "direct print of what serde refuses ({e}): {protobuf:?}"
+        )),
+        (Ok(()), Ok(())) if want == got => Ok(Some(true)),
+        (Ok(()), Ok(())) => Err(format!(
+            "direct print differs: {protobuf:?}\nserde: {}\ndirect: {}",
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(&got)
+        )),
+    }
 }

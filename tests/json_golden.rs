@@ -723,6 +723,23 @@ mod roundtrip {
             prop_assert_eq!(done, Some(true), "{}", json);
         }
 
+        /// Two encodings one after the other are one message, merged
+        /// (last scalar wins, lists append, messages merge): the direct
+        /// printer prints what prost decodes, or leaves it to the serde path.
+        #[test]
+        fn direct_printer_agrees_on_merged_encodings(a in sinks(), b in sinks(), flags in 0u8..16, cut in 0usize..64) {
+            use prost::Message as _;
+            let mut wire = a.encode_to_vec();
+            wire.extend(b.encode_to_vec());
+            let done = dual_protocol::__fuzz::direct_print_agrees::<Sink>(&wire, flags_options(flags))
+                .map_err(TestCaseError::fail)?;
+            prop_assert!(done.is_some());
+            // Cut short: prost refuses, or reads a shorter message.
+            let cut = wire.len().saturating_sub(cut);
+            dual_protocol::__fuzz::direct_print_agrees::<Sink>(&wire[..cut], flags_options(flags))
+                .map_err(TestCaseError::fail)?;
+        }
+
         #[test]
         fn json_message_json(sink in sinks()) {
             for options in [
@@ -779,10 +796,18 @@ fn direct_transcoder_agrees_with_serde_on_the_fuzz_corpus() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures[..failures.len().min(10)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
     // The direct path reads what the serde path reads (giving up is only
     // for bad input): every accepted input but a few rare shapes.
-    assert!(read > 100 && direct * 100 >= read * 95, "{direct} of {read} read directly");
+    assert!(
+        read > 100 && direct * 100 >= read * 95,
+        "{direct} of {read} read directly"
+    );
 }
 
 #[test]
@@ -820,7 +845,10 @@ fn direct_transcoder_agrees_with_serde_on_golden_inputs() {
     ];
     for json in inputs {
         for flags in 0..16 {
-            match dual_protocol::__fuzz::direct_agrees::<Sink>(json.as_bytes(), flags_options(flags)) {
+            match dual_protocol::__fuzz::direct_agrees::<Sink>(
+                json.as_bytes(),
+                flags_options(flags),
+            ) {
                 Err(e) => panic!("flags {flags}: {e}"),
                 Ok(Some(false)) => panic!("flags {flags}: the direct path gave up on {json}"),
                 Ok(_) => {}

@@ -150,7 +150,8 @@ where
         ignore_unknown_fields,
         ..JsonOptions::default()
     };
-    let wire = dual_protocol::json::json_to_protobuf::<M>(json, &options).map_err(|e| e.to_string())?;
+    let wire =
+        dual_protocol::json::json_to_protobuf::<M>(json, &options).map_err(|e| e.to_string())?;
     M::decode(&wire[..]).map_err(|e| format!("the transcoded protobuf does not decode: {e}"))
 }
 

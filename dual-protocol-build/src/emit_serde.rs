@@ -140,18 +140,6 @@ fn emit_message(model: &Model, message: &Message, runtime: &str, out: &mut Strin
     out.push_str("        s.end()\n    }\n}\n");
 
     // Deserialize: into a Box (see `DeserializeBoxed`).
-    let arms: String = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let pattern = if f.json_name == f.name {
-                format!("{:?}", f.name)
-            } else {
-                format!("{:?} | {:?}", f.json_name, f.name)
-            };
-            format!("                {pattern} => ::core::option::Option::Some({i}),\n")
-        })
-        .collect();
     let _ = writeln!(
         out,
         "impl<'de> ::serde::Deserialize<'de> for {ty} {{\n    \
@@ -181,13 +169,7 @@ fn emit_message(model: &Model, message: &Message, runtime: &str, out: &mut Strin
             .collect::<Vec<_>>()
             .join(", "),
         full = message.full_name,
-        index_body = if fields.is_empty() {
-            "            let _ = name;\n            ::core::option::Option::None\n".to_owned()
-        } else {
-            format!(
-                "            match name {{\n{arms}                _ => ::core::option::Option::None,\n            }}\n"
-            )
-        },
+        index_body = index_body(fields),
     );
     if fields.is_empty() {
         out.push_str(
@@ -243,6 +225,43 @@ fn emit_message(model: &Model, message: &Message, runtime: &str, out: &mut Strin
     );
 }
 
+/// The body of a generated `fn index(name: &str) -> Option<usize>`: the
+/// field (in declaration order) a JSON or proto name names.
+fn index_body(fields: &[Field]) -> String {
+    if fields.is_empty() {
+        return "            let _ = name;\n            ::core::option::Option::None\n".to_owned();
+    }
+    let arms: String = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let pattern = if f.json_name == f.name {
+                format!("{:?}", f.name)
+            } else {
+                format!("{:?} | {:?}", f.json_name, f.name)
+            };
+            format!("                {pattern} => ::core::option::Option::Some({i}),\n")
+        })
+        .collect();
+    format!(
+        "            match name {{\n{arms}                _ => ::core::option::Option::None,\n            }}\n"
+    )
+}
+
+/// `"name":` when `name` needs no JSON escaping, else empty (the runtime
+/// escapes it).
+fn plain_key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        format!("\"{name}\":")
+    } else {
+        String::new()
+    }
+}
+
 /// The direct transcoder's type of a value of `ty` (see
 /// `__private::json::Ty`).
 fn direct_ty(model: &Model, from: &str, ty: &Type, group: bool) -> String {
@@ -265,11 +284,16 @@ fn direct_ty(model: &Model, from: &str, ty: &Type, group: bool) -> String {
         Type::Bytes => "j::Ty::Bytes".into(),
         // google.protobuf's types come with the runtime, without tables.
         Type::Message(name) if model.message(name).is_none_or(|m| m.package == WELL_KNOWN) => {
-            format!("j::Ty::Opaque(&j::Opaque::of::<{}>())", marker(model, from, ty))
+            format!(
+                "j::Ty::Opaque(&j::Opaque::of::<{}>())",
+                marker(model, from, ty)
+            )
         }
         Type::Message(name) => {
             let path = model.rust_path(name, from);
-            format!("j::Ty::Message(<{path} as j::Direct>::table, ::core::mem::size_of::<{path}>())")
+            format!(
+                "j::Ty::Message(<{path} as j::Direct>::table, ::core::mem::size_of::<{path}>())"
+            )
         }
         Type::Enum(name) if WellKnown::of(name) == Some(WellKnown::NullValue) => {
             "j::Ty::Null".into()
@@ -301,7 +325,10 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
         };
         let boxed = matches!(
             (&field.rust, &field.ty),
-            (Rust::Boxed | Rust::OptionBox | Rust::Oneof { boxed: true }, Type::Message(_))
+            (
+                Rust::Boxed | Rust::OptionBox | Rust::Oneof { boxed: true },
+                Type::Message(_)
+            )
         );
         let oneof = match field.oneof {
             Some(i) => format!("::core::option::Option::Some({i})"),
@@ -309,10 +336,12 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
         };
         let _ = write!(
             fields,
-            "            j::Field {{ number: {number}, json: {json:?}, proto: {proto:?}, ty: {value}, card: {card}, oneof: {oneof}, packed: {packed}, boxed: {boxed} }},\n",
+            "            j::Field {{ number: {number}, json: {json:?}, proto: {proto:?}, keys: ({json_key:?}, {proto_key:?}), ty: {value}, card: {card}, oneof: {oneof}, packed: {packed}, boxed: {boxed} }},\n",
             number = field.number,
             json = field.json_name,
             proto = field.name,
+            json_key = plain_key(&field.json_name),
+            proto_key = plain_key(&field.name),
             packed = field.packed,
         );
     }
@@ -335,12 +364,16 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
         "impl {runtime}::Direct for {ty} {{\n    \
          fn table() -> &'static {runtime}::Table {{\n        \
          use {runtime} as j;\n        \
+         #[allow(unreachable_patterns)]\n        \
+         fn index(name: &str) -> ::core::option::Option<usize> {{\n{index_body}        \
+         }}\n        \
          static TABLE: j::Table = j::Table {{\n            \
          fields: &[\n{fields}            ],\n            \
          names: &[{names}],\n            \
          print: &[{print}],\n            \
          oneofs: &[{oneofs}],\n            \
-         by_number: &[{by_number}],\n        \
+         by_number: &[{by_number}],\n            \
+         index,\n        \
          }};\n        \
          &TABLE\n    \
          }}\n\
@@ -353,8 +386,20 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
                 .collect()
         ),
         print = list(print.iter().map(ToString::to_string).collect()),
-        oneofs = list(message.oneofs.iter().map(|o| format!("{:?}", o.name)).collect()),
-        by_number = list(by_number.iter().map(|(n, i)| format!("({n}, {i})")).collect()),
+        oneofs = list(
+            message
+                .oneofs
+                .iter()
+                .map(|o| format!("{:?}", o.name))
+                .collect()
+        ),
+        by_number = list(
+            by_number
+                .iter()
+                .map(|(n, i)| format!("({n}, {i})"))
+                .collect()
+        ),
+        index_body = index_body(&message.fields),
     );
 }
 
@@ -546,9 +591,9 @@ mod tests {
         );
         for expected in [
             "impl ::dual_protocol::__private::json::Direct for Node {",
-            "j::Field { number: 1, json: \"next\", proto: \"next\", ty: j::Ty::Message(<Node as j::Direct>::table, ::core::mem::size_of::<Node>()), card: j::Card::Explicit, oneof: ::core::option::Option::None, packed: false, boxed: true },",
-            "j::Field { number: 7, json: \"ids\", proto: \"ids\", ty: j::Ty::Int32, card: j::Card::Repeated, oneof: ::core::option::Option::None, packed: true, boxed: false },",
-            "j::Field { number: 3, json: \"text\", proto: \"text\", ty: j::Ty::String, card: j::Card::Explicit, oneof: ::core::option::Option::Some(0), packed: false, boxed: false },",
+            "j::Field { number: 1, json: \"next\", proto: \"next\", keys: (\"\\\"next\\\":\", \"\\\"next\\\":\"), ty: j::Ty::Message(<Node as j::Direct>::table, ::core::mem::size_of::<Node>()), card: j::Card::Explicit, oneof: ::core::option::Option::None, packed: false, boxed: true },",
+            "j::Field { number: 7, json: \"ids\", proto: \"ids\", keys: (\"\\\"ids\\\":\", \"\\\"ids\\\":\"), ty: j::Ty::Int32, card: j::Card::Repeated, oneof: ::core::option::Option::None, packed: true, boxed: false },",
+            "j::Field { number: 3, json: \"text\", proto: \"text\", keys: (\"\\\"text\\\":\", \"\\\"text\\\":\"), ty: j::Ty::String, card: j::Card::Explicit, oneof: ::core::option::Option::Some(0), packed: false, boxed: false },",
             "card: j::Card::Map(j::Ty::Int64)",
             "j::Ty::Opaque(&j::Opaque::of::<j::Msg<::dual_protocol::types::Timestamp>>())",
             "print: &[0, 1, 4, 5, 6, 2, 3],",

@@ -1,6 +1,8 @@
 //! JSON bytes -> the kitchen-sink message (every proto3 JSON rule) with
 //! random `JsonOptions`; when it parses: JSON out, protobuf out and back,
-//! and JSON back in must all describe the same message.
+//! and JSON back in must all describe the same message. The direct
+//! transcoder (JSON <-> protobuf in one pass) must agree with all that, on
+//! the input as JSON and on the input as protobuf bytes.
 #![no_main]
 
 use dual_protocol::__private::json::{JsonOptions, with_options};
@@ -17,6 +19,12 @@ fuzz_target!(|data: &[u8]| {
     options.proto_names = flags & 2 != 0;
     options.enums_as_ints = flags & 4 != 0;
     options.ignore_unknown_fields = flags & 8 != 0;
+    if let Err(e) = dual_protocol::__fuzz::direct_agrees::<Sink>(json, options) {
+        panic!("{e}");
+    }
+    if let Err(e) = dual_protocol::__fuzz::direct_print_agrees::<Sink>(json, options) {
+        panic!("{e}");
+    }
     with_options(options, || {
         let Ok(sink) = serde_json::from_slice::<Sink>(json) else {
             return;

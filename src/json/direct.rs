@@ -22,8 +22,8 @@ use serde::ser::Serializer as _;
 use serde_json::value::RawValue;
 
 use super::{
-    Bool, Bytes, F32, F64, FieldKey, I32, I64, JsonOptions, Kind, MapKey, NullValue, Seen, U32, U64,
-    charge, enum_read, enum_ser, heap, nested,
+    Bool, Bytes, F32, F64, I32, I64, JsonOptions, Kind, MapKey, NullValue, Seen, U32, U64, charge,
+    enum_read, enum_ser, heap, nested,
 };
 
 /// A message the generator gave a [`Table`].
@@ -47,6 +47,8 @@ pub struct Table {
     pub oneofs: &'static [&'static str],
     /// (number, field index), sorted by number.
     pub by_number: &'static [(u32, u16)],
+    /// The field a JSON name (either) names.
+    pub index: fn(&str) -> Option<usize>,
 }
 
 /// One field of a [`Table`].
@@ -58,6 +60,9 @@ pub struct Field {
     pub json: &'static str,
     /// The proto name.
     pub proto: &'static str,
+    /// `"json":` and `"proto":` as written, or empty when a name needs
+    /// escaping (it is escaped as it is written).
+    pub keys: (&'static str, &'static str),
     /// The value type (of the elements, of a map's values).
     pub ty: Ty,
     /// How many values it holds, and when it is printed.
@@ -198,13 +203,15 @@ fn opaque_read<K: Kind<T: prost::Message + Default>>(
     Ok(true)
 }
 
-fn json_writer(out: &mut Vec<u8>) -> serde_json::Serializer<&mut Vec<u8>, crate::json::float::Formatter> {
+fn json_writer(
+    out: &mut Vec<u8>,
+) -> serde_json::Serializer<&mut Vec<u8>, crate::json::float::Formatter> {
     serde_json::Serializer::with_formatter(out, crate::json::float::Formatter)
 }
 
-/// Nested messages deeper than this give up (prost's recursion limit: the
-/// serde path then answers as prost does).
-const MAX_DEPTH: u32 = 100;
+/// Nested messages deeper than this give up, well within prost's
+/// recursion limit (100): the serde path then answers as prost does.
+const MAX_DEPTH: u32 = 64;
 
 /// The direct path could not do it: run the serde path.
 #[derive(Debug)]
@@ -249,10 +256,15 @@ varint_codec!(CInt32, I32, |v| v as i64 as u64, |x| x as i32);
 varint_codec!(CInt64, I64, |v| v as u64, |x| x as i64);
 varint_codec!(CUint32, U32, |v| u64::from(v), |x| x as u32);
 varint_codec!(CUint64, U64, |v| v, |x| x);
-varint_codec!(CSint32, I32, |v| ((v << 1) ^ (v >> 31)) as u32 as u64, |x| {
-    let x = x as u32;
-    ((x >> 1) as i32) ^ (-((x & 1) as i32))
-});
+varint_codec!(
+    CSint32,
+    I32,
+    |v| ((v << 1) ^ (v >> 31)) as u32 as u64,
+    |x| {
+        let x = x as u32;
+        ((x >> 1) as i32) ^ (-((x & 1) as i32))
+    }
+);
 varint_codec!(CSint64, I64, |v| ((v << 1) ^ (v >> 63)) as u64, |x| {
     ((x >> 1) as i64) ^ (-((x & 1) as i64))
 });
@@ -448,13 +460,15 @@ fn get_key(bytes: &mut &[u8]) -> Result<(u32, u8), GiveUp> {
     Ok((number as u32, (key & 7) as u8))
 }
 
-/// Skips a value of wire type `wire`; a length-delimited one is returned.
+/// Reads a value of wire type `wire`: a length-delimited value's payload,
+/// else the varint's or fixed value's own bytes.
 #[inline]
 fn get_value<'a>(bytes: &mut &'a [u8], wire: u8) -> Result<&'a [u8], GiveUp> {
+    let start = *bytes;
     let n = match wire {
         VARINT => {
             decode_varint(bytes).map_err(|_| GiveUp)?;
-            return Ok(&[]);
+            return Ok(&start[..start.len() - bytes.len()]);
         }
         FIXED64 => 8,
         FIXED32 => 4,
@@ -517,7 +531,8 @@ fn print_message(
             Card::Map(_) => LEN,
             _ => wire_of(field.ty),
         };
-        let ok = wire == expected || (field.card == Card::Repeated && wire == LEN && packable(field.ty));
+        let ok = wire == expected
+            || (matches!(field.card, Card::Repeated) && wire == LEN && packable(field.ty));
         if !ok {
             return Err(GiveUp);
         }
@@ -537,20 +552,36 @@ fn print_message(
         let slot = slots[i];
         if let Some(oneof) = field.oneof {
             // The member last on the wire is the one set.
-            if slot.count == 0 || !table.print.iter().all(|&j| {
-                let other = &table.fields[usize::from(j)];
-                other.oneof != Some(oneof) || slots[usize::from(j)].count == 0 || slots[usize::from(j)].last <= slot.last
-            }) {
+            if slot.count == 0
+                || !table.print.iter().all(|&j| {
+                    let other = &table.fields[usize::from(j)];
+                    other.oneof != Some(oneof)
+                        || slots[usize::from(j)].count == 0
+                        || slots[usize::from(j)].last <= slot.last
+                })
+            {
                 continue;
             }
+        }
+        if slot.count == 0 && !options.emit_unpopulated && !matches!(field.card, Card::Always) {
+            // Not on the wire, and not printed when unset.
+            continue;
         }
         let mark = out.len();
         if !empty {
             out.push(b',');
         }
-        let name = if options.proto_names { field.proto } else { field.json };
-        let _ = json_writer(out).serialize_str(name);
-        out.push(b':');
+        let (name, key) = if options.proto_names {
+            (field.proto, field.keys.1)
+        } else {
+            (field.json, field.keys.0)
+        };
+        if key.is_empty() {
+            let _ = json_writer(out).serialize_str(name);
+            out.push(b':');
+        } else {
+            out.extend_from_slice(key.as_bytes());
+        }
         let written = match field.card {
             Card::Repeated => print_repeated(field, bytes, slot, out, options, depth)?,
             Card::Map(key) => print_map(field, key, bytes, slot, out, options, depth)?,
@@ -571,16 +602,18 @@ fn print_message(
                 } else {
                     let mut at = &bytes[slot.last as usize..];
                     let (_, wire) = get_key(&mut at)?;
-                    if wire == LEN {
-                        Some(get_value(&mut at, LEN)?)
-                    } else {
-                        let start = at;
-                        get_value(&mut at, wire)?;
-                        Some(&start[..start.len() - at.len()])
-                    }
+                    Some(get_value(&mut at, wire)?)
                 };
-                let skip_default = card == Card::Implicit && !options.emit_unpopulated;
-                print_value(field.ty, value.unwrap_or(&[]), value.is_none(), skip_default, out, options, depth)?
+                let skip_default = matches!(card, Card::Implicit) && !options.emit_unpopulated;
+                print_value(
+                    field.ty,
+                    value.unwrap_or(&[]),
+                    value.is_none(),
+                    skip_default,
+                    out,
+                    options,
+                    depth,
+                )?
             }
         };
         if written {
@@ -692,37 +725,16 @@ fn print_repeated(
             if wire == LEN && packable(field.ty) {
                 let mut packed = value;
                 while !packed.is_empty() {
-                    let before = packed;
-                    get_value(&mut packed, wire_of(field.ty))?;
-                    element(field.ty, &before[..before.len() - packed.len()], &mut count, out, options, depth)?;
+                    let one = get_value(&mut packed, wire_of(field.ty))?;
+                    element(field.ty, one, &mut count, out, options, depth)?;
                 }
-            } else if wire == LEN {
-                element(field.ty, value, &mut count, out, options, depth)?;
             } else {
-                // A varint or fixed value: its bytes are just before `rest`.
-                let start = bytes.len() - rest.len() - scalar_len(wire, &bytes[..bytes.len() - rest.len()]);
-                element(field.ty, &bytes[start..bytes.len() - rest.len()], &mut count, out, options, depth)?;
+                element(field.ty, value, &mut count, out, options, depth)?;
             }
         }
     }
     out.push(b']');
     Ok(count > 0 || options.emit_unpopulated)
-}
-
-/// The length of the varint or fixed value that ends `before`.
-fn scalar_len(wire: u8, before: &[u8]) -> usize {
-    match wire {
-        FIXED64 => 8,
-        FIXED32 => 4,
-        _ => {
-            // A varint ends with the only byte of it below 0x80.
-            let mut n = 1;
-            while n < before.len() && before[before.len() - 1 - n] & 0x80 != 0 {
-                n += 1;
-            }
-            n
-        }
-    }
 }
 
 fn element(
@@ -793,7 +805,13 @@ fn print_map(
         out.push(b':');
         let (raw, absent) = match value {
             Some(raw) => (*raw, false),
-            None => (&[][..], !matches!(field.ty, Ty::Message(..) | Ty::Opaque(_) | Ty::String | Ty::Bytes)),
+            None => (
+                &[][..],
+                !matches!(
+                    field.ty,
+                    Ty::Message(..) | Ty::Opaque(_) | Ty::String | Ty::Bytes
+                ),
+            ),
         };
         print_value(field.ty, raw, absent, false, out, options, depth + 1)?;
     }
@@ -812,9 +830,7 @@ fn map_entry<'a>(
     let mut value = None;
     while !entry.is_empty() {
         let (number, wire) = get_key(&mut entry)?;
-        let before = entry;
-        let payload = get_value(&mut entry, wire)?;
-        let raw = if wire == LEN { payload } else { &before[..before.len() - entry.len()] };
+        let raw = get_value(&mut entry, wire)?;
         match number {
             1 if wire == wire_of(key_ty) => key = Some(raw),
             2 if wire == wire_of(value_ty) => {
@@ -828,7 +844,9 @@ fn map_entry<'a>(
         }
     }
     let key = match (key_ty, key) {
-        (Ty::String, raw) => MapKeyOf::Str(std::str::from_utf8(raw.unwrap_or(&[])).map_err(|_| GiveUp)?),
+        (Ty::String, raw) => {
+            MapKeyOf::Str(std::str::from_utf8(raw.unwrap_or(&[])).map_err(|_| GiveUp)?)
+        }
         (Ty::Bool, raw) => MapKeyOf::Bool(raw.is_some_and(|r| r.iter().any(|&b| b & 0x7f != 0))),
         (ty, raw) => {
             let mut raw = raw.unwrap_or(&[]);
@@ -880,8 +898,30 @@ impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
     }
 }
 
-fn unused_index(_: &str) -> Option<usize> {
-    None
+/// A field name, looked up with the table's generated `index`: an unknown
+/// one is an error, or `None` with `ignore_unknown_fields` (as
+/// [`FieldKey`] reads them).
+struct NameSeed(fn(&str) -> Option<usize>);
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        match (self.0)(v) {
+            Some(i) => Ok(Some(i)),
+            None if super::options().ignore_unknown_fields => Ok(None),
+            None => Err(E::custom(format_args!("unknown field `{v}`"))),
+        }
+    }
 }
 
 impl<'de> Visitor<'de> for MessageSeed<'_> {
@@ -892,7 +932,7 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let table = self.table;
         let mut seen = Seen::default();
-        while let Some(key) = map.next_key_seed(FieldKey(table.names, unused_index))? {
+        while let Some(key) = map.next_key_seed(NameSeed(table.index))? {
             let Some(i) = key else {
                 map.next_value::<de::IgnoredAny>()?;
                 continue;
@@ -900,17 +940,25 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
             seen.field(table.names, i)?;
             let field = &table.fields[i];
             match field.card {
-                Card::Repeated => map.next_value_seed(RepeatedSeed { field, out: &mut *self.out })?,
-                Card::Map(key) => map.next_value_seed(MapSeed { field, key, out: &mut *self.out })?,
+                Card::Repeated => map.next_value_seed(RepeatedSeed {
+                    field,
+                    out: &mut *self.out,
+                })?,
+                Card::Map(key) => map.next_value_seed(MapSeed {
+                    field,
+                    key,
+                    out: &mut *self.out,
+                })?,
                 card => {
                     let set = if let Ty::Opaque(opaque) = field.ty {
                         let raw: &RawValue = map.next_value()?;
-                        (opaque.read)(raw.get(), self.out, field.number, false).map_err(de::Error::custom)?
+                        (opaque.read)(raw.get(), self.out, field.number, false)
+                            .map_err(de::Error::custom)?
                     } else {
                         map.next_value_seed(ValueSeed {
                             ty: field.ty,
                             number: field.number,
-                            skip_default: card == Card::Implicit && field.oneof.is_none(),
+                            skip_default: matches!(card, Card::Implicit) && field.oneof.is_none(),
                             boxed: field.boxed,
                             element: false,
                             out: &mut *self.out,
@@ -964,7 +1012,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 }
                 Ok(true)
             }
-            _ if self.element => Err(E::custom("null is not allowed in a repeated field or map value")),
+            _ if self.element => Err(E::custom(
+                "null is not allowed in a repeated field or map value",
+            )),
             _ => Ok(false),
         }
     }
@@ -972,7 +1022,14 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         self.visit_none()
     }
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        let ValueSeed { ty, number, skip_default, boxed, out, .. } = self;
+        let ValueSeed {
+            ty,
+            number,
+            skip_default,
+            boxed,
+            out,
+            ..
+        } = self;
         with_codec!(ty, C => {
             let Some(value) = <<C as Codec>::K as Kind>::de_or_skip(deserializer)? else {
                 return Ok(false);
@@ -1180,7 +1237,13 @@ impl<'de> Visitor<'de> for MapSeed<'_> {
             let at = out.len();
             out.put_u8(0);
             let key_start = out.len();
-            if access.next_key_seed(KeySeed { ty: key, out: &mut *out })?.is_none() {
+            if access
+                .next_key_seed(KeySeed {
+                    ty: key,
+                    out: &mut *out,
+                })?
+                .is_none()
+            {
                 out.truncate(entry);
                 break;
             }
@@ -1189,7 +1252,11 @@ impl<'de> Visitor<'de> for MapSeed<'_> {
                 // hashbrown's growth, as the serde path pays it.
                 let slots = (capacity.max(3) + 1) * 2 * 8 / 7;
                 charge::<A::Error>(slots * entry_size)?;
-                capacity = if capacity < 3 { 3 } else if capacity < 7 { 7 } else { (capacity + 1) * 2 / 8 * 7 };
+                capacity = match capacity {
+                    0 => 3,
+                    3 => 7,
+                    _ => capacity * 2,
+                };
             }
             let set = nested(1, || {
                 if let Ty::Opaque(opaque) = field.ty {

@@ -197,7 +197,11 @@ where
     M: prost::Message + Default + DeserializeOwned + crate::__private::json::Direct,
 {
     let mut out = bytes::BytesMut::new();
-    crate::transcode::json::json_to_proto_direct::<M>(json, &mut out, &JsonContext::linked(*options))?;
+    crate::transcode::json::json_to_proto_direct::<M>(
+        json,
+        &mut out,
+        &JsonContext::linked(*options),
+    )?;
     Ok(out.into())
 }
 
@@ -209,12 +213,16 @@ where
     M: prost::Message + Default + Serialize + crate::__private::json::Direct,
 {
     let mut out = Vec::with_capacity(16 + protobuf.len() * 2);
-    crate::transcode::json::proto_to_json_direct::<M>(protobuf, &mut out, &JsonContext::linked(*options))
-        .map_err(|e| Error {
-            field: String::new(),
-            message: e.0,
-            exceeded: false,
-        })?;
+    crate::transcode::json::proto_to_json_direct::<M>(
+        protobuf,
+        &mut out,
+        &JsonContext::linked(*options),
+    )
+    .map_err(|e| Error {
+        field: String::new(),
+        message: e.0,
+        exceeded: false,
+    })?;
     Ok(out)
 }
 
