@@ -620,11 +620,14 @@ fn print_allocations() {
 
 // ------------------------------------------------------------ interleaved --
 
+/// A named operation to time.
+type Timed = (String, Box<dyn FnMut()>);
+
 /// Per-operation times of `cases`, measured side by side: every case is
 /// calibrated to ~20 ms a batch, then `rounds` rounds each run every case's
 /// batch in turn, so a slow patch of the machine hits all cases alike.
 /// Returns each case's ns/op per round.
-fn interleaved(cases: &mut [(String, Box<dyn FnMut()>)], rounds: usize) -> Vec<Vec<f64>> {
+fn interleaved(cases: &mut [Timed], rounds: usize) -> Vec<Vec<f64>> {
     let batch = Duration::from_millis(20);
     let iters: Vec<u64> = cases
         .iter_mut()
@@ -680,7 +683,7 @@ fn print_interleaved() {
         .unwrap_or(11);
     let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(runtime()));
     let b: &'static Bodies = Box::leak(Box::new(bodies(false)));
-    let mut cases: Vec<(String, Box<dyn FnMut()>)> = Vec::new();
+    let mut cases: Vec<Timed> = Vec::new();
     layer_cases!(b, (name, svc, make, body) => {
         let mut svc = svc;
         cases.push((

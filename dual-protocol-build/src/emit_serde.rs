@@ -334,9 +334,9 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
             Some(i) => format!("::core::option::Option::Some({i})"),
             None => "::core::option::Option::None".into(),
         };
-        let _ = write!(
+        let _ = writeln!(
             fields,
-            "            j::Field {{ number: {number}, json: {json:?}, proto: {proto:?}, keys: ({json_key:?}, {proto_key:?}), ty: {value}, card: {card}, oneof: {oneof}, packed: {packed}, boxed: {boxed} }},\n",
+            "            j::Field {{ number: {number}, json: {json:?}, proto: {proto:?}, keys: ({json_key:?}, {proto_key:?}), ty: {value}, card: {card}, oneof: {oneof}, packed: {packed}, boxed: {boxed} }},",
             number = field.number,
             json = field.json_name,
             proto = field.name,

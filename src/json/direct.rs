@@ -38,7 +38,7 @@ pub trait Direct {
 pub struct Table {
     /// The fields, in declaration order (the order of `names`).
     pub fields: &'static [Field],
-    /// (JSON name, proto name) of each field, as [`FieldKey`] reads them.
+    /// (JSON name, proto name) of each field, as [`FieldKey`](super::FieldKey) reads them.
     pub names: &'static [(&'static str, &'static str)],
     /// Field indexes in the order the serde impl prints them (fields
     /// outside oneofs, then each oneof's members).
@@ -900,7 +900,7 @@ impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
 
 /// A field name, looked up with the table's generated `index`: an unknown
 /// one is an error, or `None` with `ignore_unknown_fields` (as
-/// [`FieldKey`] reads them).
+/// [`FieldKey`](super::FieldKey) reads them).
 struct NameSeed(fn(&str) -> Option<usize>);
 
 impl<'de> DeserializeSeed<'de> for NameSeed {
