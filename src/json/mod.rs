@@ -181,16 +181,20 @@ pub fn from_slice<M: DeserializeOwned>(json: &[u8], options: &JsonOptions) -> Re
 /// gives every one the table this reads).
 ///
 /// ```
-/// # mod library { pub mod v1 { dual_protocol::include_proto!("library.v1"); } }
 /// # mod google { pub mod api { dual_protocol::include_proto!("google.api"); } }
+/// # mod library { pub mod v1 { dual_protocol::include_proto!("library.v1"); } }
 /// use dual_protocol::json::{self, JsonOptions};
+/// use library::v1::Book;
 /// use prost::Message as _;
 ///
+/// # fn main() {
 /// let options = JsonOptions::default();
-/// let wire = json::json_to_protobuf::<library::v1::Book>(br#"{"title":"Dune","pageCount":"412"}"#, &options).unwrap();
-/// let book = library::v1::Book::decode(&wire[..]).unwrap();
+/// let json = br#"{"title":"Dune","pageCount":"412"}"#;
+/// let wire = json::json_to_protobuf::<Book>(json, &options).unwrap();
+/// let book = Book::decode(&wire[..]).unwrap();
 /// assert_eq!((book.title.as_str(), book.page_count), ("Dune", 412));
-/// assert_eq!(json::protobuf_to_json::<library::v1::Book>(&wire, &options).unwrap(), br#"{"title":"Dune","pageCount":"412"}"#);
+/// assert_eq!(json::protobuf_to_json::<Book>(&wire, &options).unwrap(), json);
+/// # }
 /// ```
 pub fn json_to_protobuf<M>(json: &[u8], options: &JsonOptions) -> Result<Vec<u8>, Error>
 where
