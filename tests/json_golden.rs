@@ -843,6 +843,19 @@ fn direct_transcoder_agrees_with_serde_on_golden_inputs() {
         r#"{"mBool":{"true":"t","false":"f","yes":"n"}}"#,
         r#"{"mInt64":{"-1":"a","9223372036854775807":"b"},"mUint32":{"4294967295":"x"}}"#,
     ];
+    // Map entries of 128 bytes and more (a two-byte length), a key twice.
+    let long = "x".repeat(300);
+    let owned = [
+        format!(r#"{{"mString":{{"a":"{long}","b":"y","c":"{long}"}}}}"#),
+        format!(r#"{{"mString":{{"a":"{long}","a":"y"}}}}"#),
+        format!(r#"{{"mString":{{"a":"y","b":"{long}","a":"{long}"}}}}"#),
+        format!(r#"{{"mNested":{{"k":{{"child":{{"fString":"{long}"}}}},"k":{{}}}}}}"#),
+        format!(r#"{{"rNested":[{{"child":{{"fString":"{long}"}}}}],"fString":"{long}"}}"#),
+    ];
+    let inputs = inputs
+        .iter()
+        .copied()
+        .chain(owned.iter().map(String::as_str));
     for json in inputs {
         for flags in 0..16 {
             match dual_protocol::__fuzz::direct_agrees::<Sink>(

@@ -410,19 +410,27 @@ fn put_message<E>(
     let at = out.len();
     out.put_u8(0);
     body(out)?;
+    fix_length(out, at);
+    Ok(())
+}
+
+/// Writes the length of what follows the one-byte placeholder at `at` into
+/// it, moving the content when the length needs more bytes: returns by how
+/// many bytes the content moved.
+fn fix_length(out: &mut BytesMut, at: usize) -> usize {
     let len = out.len() - at - 1;
     if len < 0x80 {
         out[at] = len as u8;
-    } else {
-        let mut prefix = [0u8; 10];
-        let mut slice = &mut prefix[..];
-        encode_varint(len as u64, &mut slice);
-        let n = 10 - slice.len();
-        out.put_bytes(0, n - 1);
-        out.copy_within(at + 1..at + 1 + len, at + n);
-        out[at..at + n].copy_from_slice(&prefix[..n]);
+        return 0;
     }
-    Ok(())
+    let mut prefix = [0u8; 10];
+    let mut slice = &mut prefix[..];
+    encode_varint(len as u64, &mut slice);
+    let n = 10 - slice.len();
+    out.put_bytes(0, n - 1);
+    out.copy_within(at + 1..at + 1 + len, at + n);
+    out[at..at + n].copy_from_slice(&prefix[..n]);
+    n - 1
 }
 
 // ---------------------------------------------------------------------------
@@ -1278,23 +1286,8 @@ impl<'de> Visitor<'de> for MapSeed<'_> {
                 continue;
             }
             len += 1;
-            keys.push((key_start, key_end));
-            let body = out.len() - at - 1;
-            if body < 0x80 {
-                out[at] = body as u8;
-            } else {
-                // Rare: frame it again the long way.
-                let content = out.split_off(at + 1);
-                out.truncate(at);
-                put_message(out, 0, |o| {
-                    o.put_slice(&content);
-                    Ok::<(), A::Error>(())
-                })?;
-                let shift = out.len() - (at + content.len());
-                if let Some(last) = keys.last_mut() {
-                    *last = (last.0 + shift, last.1 + shift);
-                }
-            }
+            let shift = fix_length(out, at);
+            keys.push((key_start + shift, key_end + shift));
         }
         if keys.len() > 1 {
             let mut written: Vec<&[u8]> = keys.iter().map(|&(a, b)| &out[a..b]).collect();
