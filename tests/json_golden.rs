@@ -786,6 +786,12 @@ fn direct_transcoder_agrees_with_serde_on_the_fuzz_corpus() {
             continue;
         };
         for flags in [flags, 0, 1, 2, 4, 8, 15] {
+            // The same bytes as protobuf, as the fuzz target reads them.
+            if let Err(e) =
+                dual_protocol::__fuzz::direct_print_agrees::<Sink>(json, flags_options(flags))
+            {
+                failures.push(format!("flags {flags}, as protobuf: {e}"));
+            }
             match dual_protocol::__fuzz::direct_agrees::<Sink>(json, flags_options(flags)) {
                 Err(e) => failures.push(format!("flags {flags}: {e}")),
                 Ok(Some(done)) => {

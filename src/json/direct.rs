@@ -559,16 +559,19 @@ fn print_message(
         let field = &table.fields[i];
         let slot = slots[i];
         if let Some(oneof) = field.oneof {
-            // The member last on the wire is the one set.
-            if slot.count == 0
-                || !table.print.iter().all(|&j| {
-                    let other = &table.fields[usize::from(j)];
-                    other.oneof != Some(oneof)
-                        || slots[usize::from(j)].count == 0
-                        || slots[usize::from(j)].last <= slot.last
-                })
-            {
+            if slot.count == 0 {
                 continue;
+            }
+            // More than one value for the oneof: prost decodes (and checks)
+            // each, the last wins; the serde path does that.
+            let set: u32 = table
+                .print
+                .iter()
+                .filter(|&&j| table.fields[usize::from(j)].oneof == Some(oneof))
+                .map(|&j| slots[usize::from(j)].count)
+                .sum();
+            if set > 1 {
+                return Err(GiveUp);
             }
         }
         if slot.count == 0 && !options.emit_unpopulated && !matches!(field.card, Card::Always) {
@@ -594,8 +597,11 @@ fn print_message(
             Card::Repeated => print_repeated(field, bytes, slot, out, options, depth)?,
             Card::Map(key) => print_map(field, key, bytes, slot, out, options, depth)?,
             card => {
-                if slot.count > 1 && matches!(field.ty, Ty::Message(..) | Ty::Opaque(_)) {
-                    // prost merges the occurrences.
+                if slot.count > 1
+                    && matches!(field.ty, Ty::Message(..) | Ty::Opaque(_) | Ty::String)
+                {
+                    // prost merges messages, and checks every string it
+                    // decodes (an earlier one may not be UTF-8).
                     return Err(GiveUp);
                 }
                 let value = if slot.count == 0 {
@@ -791,14 +797,15 @@ fn print_map(
             entries.push(map_entry(field.ty, key_ty, value)?);
         }
     }
-    // The last of equal keys wins, as in the map prost decodes.
     entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // A key twice: prost decodes (and checks) every entry and keeps the
+    // last; the serde path does that.
+    if entries.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(GiveUp);
+    }
     out.push(b'{');
     let mut count = 0;
-    for (i, (key, value)) in entries.iter().enumerate() {
-        if entries.get(i + 1).is_some_and(|next| next.0 == *key) {
-            continue;
-        }
+    for (key, value) in &entries {
         if count > 0 {
             out.push(b',');
         }
