@@ -847,13 +847,10 @@ fn map_entry<'a>(
         let (number, wire) = get_key(&mut entry)?;
         let raw = get_value(&mut entry, wire)?;
         match number {
-            1 if wire == wire_of(key_ty) => key = Some(raw),
-            2 if wire == wire_of(value_ty) => {
-                if value.is_some() && matches!(value_ty, Ty::Message(..) | Ty::Opaque(_)) {
-                    return Err(GiveUp);
-                }
-                value = Some(raw);
-            }
+            // A key or value twice in one entry: prost decodes (and checks,
+            // or merges) each; the serde path does that.
+            1 if wire == wire_of(key_ty) && key.is_none() => key = Some(raw),
+            2 if wire == wire_of(value_ty) && value.is_none() => value = Some(raw),
             1 | 2 => return Err(GiveUp),
             _ => {}
         }
