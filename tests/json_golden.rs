@@ -768,6 +768,87 @@ fn flags_options(flags: u8) -> JsonOptions {
     }
 }
 
+/// Timestamps and durations are printed straight from the wire: every odd
+/// encoding prost takes (fields twice, unknown fields, out of range, the
+/// wrong wire type, truncated varints) prints as the serde path prints it,
+/// or falls back to it.
+#[test]
+fn direct_printer_reads_timestamps_and_durations_as_prost_does() {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let seconds = [
+        0i64,
+        1,
+        -1,
+        63_072_000,
+        -62_135_596_800,
+        253_402_300_799,
+        253_402_300_800,
+        315_576_000_001,
+        i64::MIN,
+    ];
+    let nanos = [
+        0i32,
+        1,
+        -1,
+        500_000_000,
+        999_999_999,
+        1_000_000_000,
+        -500_000_000,
+        i32::MIN,
+    ];
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    for &s in &seconds {
+        for &n in &nanos {
+            let mut body = Vec::new();
+            body.push(0x08);
+            varint(s as u64, &mut body);
+            body.push(0x10);
+            varint(n as i64 as u64, &mut body);
+            bodies.push(body.clone());
+            // Twice (the last wins), with an unknown field between.
+            let mut twice = vec![0x08, 0x05, 0x18, 0x07];
+            twice.extend(&body);
+            bodies.push(twice);
+        }
+    }
+    bodies.extend([
+        vec![],
+        vec![0x09, 0, 0, 0, 0, 0, 0, 0, 0], // seconds as fixed64
+        vec![0x12, 0x00],                   // nanos length-delimited
+        vec![0x08, 0x80],                   // truncated varint
+        vec![0x10, 0x80, 0x80, 0x80, 0x80, 0x10], // nanos wider than 32 bits
+        vec![0x1b, 0x1c],                   // a group
+    ]);
+    let mut printed = 0;
+    for body in &bodies {
+        for number in [81u64, 82] {
+            let mut wire = Vec::new();
+            varint(number << 3 | 2, &mut wire);
+            varint(body.len() as u64, &mut wire);
+            wire.extend(body);
+            for flags in [0, 1, 8] {
+                let done =
+                    dual_protocol::__fuzz::direct_print_agrees::<Sink>(&wire, flags_options(flags))
+                        .unwrap_or_else(|e| panic!("field {number}, {body:?}: {e}"));
+                printed += usize::from(done == Some(true));
+            }
+        }
+    }
+    // A third print directly (the rest are out of range, or prost refuses
+    // them): 324 of 900.
+    assert!(
+        printed >= bodies.len() * 2,
+        "{printed} of {}",
+        bodies.len() * 6
+    );
+}
+
 /// Every input of the `json_message` fuzz corpus (an options byte, then
 /// JSON), each with its own options and with all sixteen.
 #[test]

@@ -310,6 +310,7 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
     let from = message.package.as_str();
     let ty = message.rust.path(from);
     let mut fields = String::new();
+    let mut always = false;
     for field in &message.fields {
         let card = match (&field.rust, &field.map) {
             (_, Some((key, _))) => format!("j::Card::Map({})", direct_ty(model, from, key, false)),
@@ -319,6 +320,7 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
             (Rust::Value, _) if field.presence => "j::Card::Always".into(),
             _ => "j::Card::Implicit".into(),
         };
+        always |= card == "j::Card::Always";
         let value = match &field.map {
             Some((_, value)) => direct_ty(model, from, value, false),
             None => direct_ty(model, from, &field.ty, field.group),
@@ -358,6 +360,12 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
         .map(|(i, f)| (f.number, i))
         .collect();
     by_number.sort_unstable();
+    // The printer's one pass needs fields printed in number order (as
+    // encoders write them) and none printed when absent.
+    let in_order = print
+        .windows(2)
+        .all(|w| message.fields[w[0]].number < message.fields[w[1]].number)
+        && !always;
     let list = |items: Vec<String>| items.join(", ");
     let _ = writeln!(
         out,
@@ -373,6 +381,7 @@ fn emit_table(model: &Model, message: &Message, runtime: &str, out: &mut String)
          print: &[{print}],\n            \
          oneofs: &[{oneofs}],\n            \
          by_number: &[{by_number}],\n            \
+         in_order: {in_order},\n            \
          index,\n        \
          }};\n        \
          &TABLE\n    \
@@ -599,6 +608,8 @@ mod tests {
             "print: &[0, 1, 4, 5, 6, 2, 3],",
             "oneofs: &[\"choice\"],",
             "by_number: &[(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5), (7, 6)],",
+            // The oneof (3, 4) prints after 5 and 6.
+            "in_order: false,",
         ] {
             assert!(code.contains(expected), "missing {expected}\n{code}");
         }

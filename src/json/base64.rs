@@ -31,6 +31,33 @@ pub(crate) fn display(bytes: &[u8]) -> impl std::fmt::Display + '_ {
     base64::display::Base64Display::new(bytes, &base64::engine::general_purpose::STANDARD)
 }
 
+/// Appends `bytes` as a JSON string of standard, padded base64 to `out`
+/// (its alphabet needs no escaping).
+pub(crate) fn append_quoted(bytes: &[u8], out: &mut Vec<u8>) {
+    let at = out.len() + 1;
+    let len = base64::encoded_len(bytes.len(), true).expect("a slice's base64 fits in memory");
+    out.resize(at + len + 1, b'"');
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[at..at + len])
+        .expect("the room base64 asked for");
+    debug_assert_eq!(written, len);
+}
+
+/// Calls `f` with `bytes` as standard, padded base64: from a buffer on the
+/// stack when short, else displayed piece by piece (no `String` either way).
+pub(crate) fn with_encoded<R>(
+    bytes: &[u8],
+    f: impl FnOnce(Result<&str, &dyn std::fmt::Display>) -> R,
+) -> R {
+    let mut buffer = [0u8; 256];
+    match base64::engine::general_purpose::STANDARD.encode_slice(bytes, &mut buffer) {
+        Ok(len) => f(Ok(
+            std::str::from_utf8(&buffer[..len]).expect("base64 is ASCII")
+        )),
+        Err(_) => f(Err(&display(bytes))),
+    }
+}
+
 /// Encodes `bytes` as standard, padded base64.
 pub(crate) fn encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -47,6 +74,21 @@ mod tests {
             assert_eq!(bytes[..2], [0xfb, 0xff], "{text}");
         }
         assert_eq!(encode(&[0xfb, 0xff]), "+/8=");
+        for len in [0, 1, 2, 3, 191, 192, 193, 1000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut out = b"x".to_vec();
+            append_quoted(&bytes, &mut out);
+            assert_eq!(
+                out,
+                format!("x\"{}\"", encode(&bytes)).into_bytes(),
+                "{len}"
+            );
+            let shown = with_encoded(&bytes, |text| match text {
+                Ok(text) => text.to_owned(),
+                Err(display) => display.to_string(),
+            });
+            assert_eq!(shown, encode(&bytes), "{len}");
+        }
         assert_eq!(encode(b"a"), "YQ==");
         assert_eq!(decode(b"YQ").unwrap(), b"a");
         assert_eq!(decode(b"").unwrap(), b"");

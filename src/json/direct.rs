@@ -13,6 +13,7 @@
 //! serde path, which gives the answer or the error, with its field path.
 //! So errors cost a second pass, and success costs one.
 
+use std::any::TypeId;
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
@@ -25,6 +26,7 @@ use super::{
     Bool, Bytes, F32, F64, I32, I64, JsonOptions, Kind, MapKey, NullValue, Seen, U32, U64, charge,
     enum_read, enum_ser, heap, nested,
 };
+use crate::types::{Duration, Timestamp};
 
 /// A message the generator gave a [`Table`].
 pub trait Direct {
@@ -47,6 +49,9 @@ pub struct Table {
     pub oneofs: &'static [&'static str],
     /// (number, field index), sorted by number.
     pub by_number: &'static [(u32, u16)],
+    /// `print` is in number order and no field is [`Card::Always`]: a
+    /// message whose fields arrive in number order prints in one pass.
+    pub in_order: bool,
     /// The field a JSON name (either) names.
     pub index: fn(&str) -> Option<usize>,
 }
@@ -160,7 +165,7 @@ impl Opaque {
     /// The codecs of kind `K` (`Msg<Timestamp>`, `ValueMsg<Value>`, ...).
     pub const fn of<K>() -> Self
     where
-        K: Kind<T: prost::Message + Default>,
+        K: Kind<T: prost::Message + Default + 'static>,
     {
         Self {
             print: opaque_print::<K>,
@@ -170,11 +175,48 @@ impl Opaque {
     }
 }
 
-fn opaque_print<K: Kind<T: prost::Message + Default>>(bytes: &[u8], out: &mut Vec<u8>) -> bool {
-    let Ok(value) = <K::T as prost::Message>::decode(bytes) else {
+fn opaque_print<K: Kind<T: prost::Message + Default + 'static>>(
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    // The two most common, straight from the wire (a third of a `Book`'s
+    // printing went to decoding and printing its timestamp).
+    let text = if TypeId::of::<K::T>() == TypeId::of::<Timestamp>() {
+        seconds_nanos(bytes).map(|(seconds, nanos)| Timestamp { seconds, nanos }.to_rfc3339())
+    } else if TypeId::of::<K::T>() == TypeId::of::<Duration>() {
+        seconds_nanos(bytes).map(|(seconds, nanos)| Duration { seconds, nanos }.to_json())
+    } else {
+        let Ok(value) = <K::T as prost::Message>::decode(bytes) else {
+            return false;
+        };
+        return K::ser(&value, &mut json_writer(out)).is_ok();
+    };
+    let Some(Ok(text)) = text else {
         return false;
     };
-    K::ser(&value, &mut json_writer(out)).is_ok()
+    // Digits and `-.:TZs`: nothing to escape.
+    out.push(b'"');
+    out.extend_from_slice(text.as_str().as_bytes());
+    out.push(b'"');
+    true
+}
+
+/// `seconds` (1, int64) and `nanos` (2, int32) of a `Timestamp` or
+/// `Duration`, read as prost reads them (the last of each wins, unknown
+/// fields are skipped); `None` where prost would fail.
+fn seconds_nanos(mut bytes: &[u8]) -> Option<(i64, i32)> {
+    let (mut seconds, mut nanos) = (0, 0);
+    while !bytes.is_empty() {
+        let (number, wire) = get_key(&mut bytes).ok()?;
+        let mut raw = get_value(&mut bytes, wire).ok()?;
+        match (number, wire) {
+            (1, VARINT) => seconds = CInt64::get(&mut raw)?,
+            (2, VARINT) => nanos = CInt32::get(&mut raw)?,
+            (1 | 2, _) => return None,
+            _ => {}
+        }
+    }
+    Some((seconds, nanos))
 }
 
 /// Reads `raw` (one JSON value) as kind `K` and writes it as field
@@ -515,6 +557,13 @@ fn print_message(
     if depth > MAX_DEPTH {
         return Err(GiveUp);
     }
+    if table.in_order && !options.emit_unpopulated {
+        let mark = out.len();
+        if print_in_order(table, bytes, out, options, depth)? {
+            return Ok(());
+        }
+        out.truncate(mark);
+    }
     let n = table.fields.len();
     let mut inline = [Slot::default(); INLINE_SLOTS];
     let mut spilled = Vec::new();
@@ -534,16 +583,7 @@ fn print_message(
         let Some(i) = lookup(table, number) else {
             continue;
         };
-        let field = &table.fields[i];
-        let expected = match field.card {
-            Card::Map(_) => LEN,
-            _ => wire_of(field.ty),
-        };
-        let ok = wire == expected
-            || (matches!(field.card, Card::Repeated) && wire == LEN && packable(field.ty));
-        if !ok {
-            return Err(GiveUp);
-        }
+        check_wire(&table.fields[i], wire)?;
         let slot = &mut slots[i];
         if slot.count == 0 {
             slot.first = at;
@@ -578,65 +618,175 @@ fn print_message(
             // Not on the wire, and not printed when unset.
             continue;
         }
-        let mark = out.len();
-        if !empty {
-            out.push(b',');
-        }
-        let (name, key) = if options.proto_names {
-            (field.proto, field.keys.1)
+        print_field(field, bytes, slot, None, &mut empty, out, options, depth)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The one pass: prints each run of a field's values as it ends, while
+/// fields arrive in print order (`table.in_order`: number order). `false`
+/// (with `out` to be truncated) when one arrives out of order, or a oneof
+/// is set twice: the two passes then decide.
+fn print_in_order(
+    table: &Table,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+    options: &JsonOptions,
+    depth: u32,
+) -> Result<bool, GiveUp> {
+    out.push(b'{');
+    let mut empty = true;
+    let mut oneofs = 0u64;
+    // The run being read: its field, where it is, and its last value.
+    let mut run: Option<(usize, Slot, &[u8])> = None;
+    let mut rest = bytes;
+    loop {
+        let next = if rest.is_empty() {
+            None
         } else {
-            (field.json, field.keys.0)
-        };
-        if key.is_empty() {
-            let _ = json_writer(out).serialize_str(name);
-            out.push(b':');
-        } else {
-            out.extend_from_slice(key.as_bytes());
-        }
-        let written = match field.card {
-            Card::Repeated => print_repeated(field, bytes, slot, out, options, depth)?,
-            Card::Map(key) => print_map(field, key, bytes, slot, out, options, depth)?,
-            card => {
-                if slot.count > 1
-                    && matches!(field.ty, Ty::Message(..) | Ty::Opaque(_) | Ty::String)
-                {
-                    // prost merges messages, and checks every string it
-                    // decodes (an earlier one may not be UTF-8).
-                    return Err(GiveUp);
+            let at = (bytes.len() - rest.len()) as u32;
+            let (number, wire) = get_key(&mut rest)?;
+            let value = get_value(&mut rest, wire)?;
+            match lookup(table, number) {
+                Some(i) => {
+                    check_wire(&table.fields[i], wire)?;
+                    Some((i, at, value))
                 }
-                let value = if slot.count == 0 {
-                    match card {
-                        Card::Always => Some(&[][..]),
-                        Card::Implicit if options.emit_unpopulated => None,
-                        _ => {
-                            out.truncate(mark);
-                            continue;
-                        }
-                    }
-                } else {
-                    let mut at = &bytes[slot.last as usize..];
-                    let (_, wire) = get_key(&mut at)?;
-                    Some(get_value(&mut at, wire)?)
-                };
-                let skip_default = matches!(card, Card::Implicit) && !options.emit_unpopulated;
-                print_value(
-                    field.ty,
-                    value.unwrap_or(&[]),
-                    value.is_none(),
-                    skip_default,
-                    out,
-                    options,
-                    depth,
-                )?
+                None => continue,
             }
         };
-        if written {
-            empty = false;
-        } else {
-            out.truncate(mark);
+        match (&mut run, next) {
+            (Some((current, slot, last)), Some((i, at, value))) if *current == i => {
+                slot.last = at;
+                slot.count += 1;
+                *last = value;
+                continue;
+            }
+            (Some((current, slot, last)), next) => {
+                let field = &table.fields[*current];
+                if let Some(oneof) = field.oneof {
+                    let Some(bit) = 1u64.checked_shl(u32::from(oneof)) else {
+                        return Ok(false);
+                    };
+                    if oneofs & bit != 0 || slot.count > 1 {
+                        return Ok(false);
+                    }
+                    oneofs |= bit;
+                }
+                let value = (slot.count == 1).then_some(*last);
+                print_field(field, bytes, *slot, value, &mut empty, out, options, depth)?;
+                if let Some((i, _, _)) = next
+                    && table.fields[i].number < field.number
+                {
+                    return Ok(false);
+                }
+            }
+            (None, _) => {}
+        }
+        match next {
+            Some((i, at, value)) => {
+                let slot = Slot {
+                    first: at,
+                    last: at,
+                    count: 1,
+                };
+                run = Some((i, slot, value));
+            }
+            None => break,
         }
     }
     out.push(b'}');
+    Ok(true)
+}
+
+/// A value of wire type `wire` belongs to `field`, or [`GiveUp`].
+#[inline]
+fn check_wire(field: &Field, wire: u8) -> Result<(), GiveUp> {
+    let expected = match field.card {
+        Card::Map(_) => LEN,
+        _ => wire_of(field.ty),
+    };
+    if wire == expected
+        || (matches!(field.card, Card::Repeated) && wire == LEN && packable(field.ty))
+    {
+        Ok(())
+    } else {
+        Err(GiveUp)
+    }
+}
+
+/// Prints `field` (key and value, after a comma unless `empty`), whose
+/// occurrences `slot` spans; `value`: its one value, when already read.
+/// Prints nothing for an implicit field holding its default.
+#[allow(clippy::too_many_arguments)]
+fn print_field(
+    field: &Field,
+    bytes: &[u8],
+    slot: Slot,
+    value: Option<&[u8]>,
+    empty: &mut bool,
+    out: &mut Vec<u8>,
+    options: &JsonOptions,
+    depth: u32,
+) -> Result<(), GiveUp> {
+    let mark = out.len();
+    if !*empty {
+        out.push(b',');
+    }
+    let (name, key) = if options.proto_names {
+        (field.proto, field.keys.1)
+    } else {
+        (field.json, field.keys.0)
+    };
+    if key.is_empty() {
+        let _ = json_writer(out).serialize_str(name);
+        out.push(b':');
+    } else {
+        out.extend_from_slice(key.as_bytes());
+    }
+    let written = match field.card {
+        Card::Repeated => print_repeated(field, bytes, slot, out, options, depth)?,
+        Card::Map(key) => print_map(field, key, bytes, slot, out, options, depth)?,
+        card => {
+            if slot.count > 1 && matches!(field.ty, Ty::Message(..) | Ty::Opaque(_) | Ty::String) {
+                // prost merges messages, and checks every string it
+                // decodes (an earlier one may not be UTF-8).
+                return Err(GiveUp);
+            }
+            let value = if slot.count == 0 {
+                match card {
+                    Card::Always => Some(&[][..]),
+                    Card::Implicit if options.emit_unpopulated => None,
+                    _ => {
+                        out.truncate(mark);
+                        return Ok(());
+                    }
+                }
+            } else if let Some(value) = value {
+                Some(value)
+            } else {
+                let mut at = &bytes[slot.last as usize..];
+                let (_, wire) = get_key(&mut at)?;
+                Some(get_value(&mut at, wire)?)
+            };
+            let skip_default = matches!(card, Card::Implicit) && !options.emit_unpopulated;
+            print_value(
+                field.ty,
+                value.unwrap_or(&[]),
+                value.is_none(),
+                skip_default,
+                out,
+                options,
+                depth,
+            )?
+        }
+    };
+    if written {
+        *empty = false;
+    } else {
+        out.truncate(mark);
+    }
     Ok(())
 }
 
@@ -697,9 +847,7 @@ fn print_value(
             if skip_default && raw.is_empty() {
                 return Ok(false);
             }
-            json_writer(out)
-                .collect_str(&crate::json::base64::display(raw))
-                .map_err(|_| GiveUp)?;
+            crate::json::base64::append_quoted(raw, out);
             Ok(true)
         }
         Ty::Message(table, _) => {
@@ -813,7 +961,7 @@ fn print_map(
         let mut writer = json_writer(out);
         let done = match key {
             MapKeyOf::Bool(b) => writer.serialize_str(if *b { "true" } else { "false" }),
-            MapKeyOf::Int(n) => writer.collect_str(n),
+            MapKeyOf::Int(n) => writer.serialize_str(itoa::Buffer::new().format(*n)),
             MapKeyOf::Str(s) => writer.serialize_str(s),
         };
         done.map_err(|_| GiveUp)?;

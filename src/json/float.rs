@@ -1,6 +1,6 @@
 //! Floats in the form protobuf's other implementations print: the shortest
-//! digits that read back as the same value (found by `ryu`, already linked
-//! for serde_json), laid out as ECMAScript's `Number.prototype.toString`
+//! digits that read back as the same value (found by `zmij`, the printer
+//! serde_json itself uses), laid out as ECMAScript's `Number.prototype.toString`
 //! does, which is what Go's protojson and protobuf-es print: `1`, `0.1`,
 //! `1e+300`, `1.5e-7`, `-0`. `float` fields print their shortest `f32`
 //! form (`0.1`, not `0.10000000149011612`).
@@ -14,28 +14,29 @@ pub(crate) struct Formatter;
 
 impl serde_json::ser::Formatter for Formatter {
     fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        let mut shortest = ryu::Buffer::new();
+        let mut shortest = zmij::Buffer::new();
         write(writer, shortest.format_finite(value))
     }
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        let mut shortest = ryu::Buffer::new();
+        let mut shortest = zmij::Buffer::new();
         write(writer, shortest.format_finite(value))
     }
 }
 
-fn write<W: ?Sized + io::Write>(writer: &mut W, ryu: &str) -> io::Result<()> {
+fn write<W: ?Sized + io::Write>(writer: &mut W, shortest: &str) -> io::Result<()> {
     let mut out = [0u8; 40];
-    let len = layout(ryu.as_bytes(), &mut out);
+    let len = layout(shortest.as_bytes(), &mut out);
     writer.write_all(&out[..len])
 }
 
-/// Rewrites ryu's output (`1.0`, `1e300`, `1.5e-7`, `0.001`, `-0.0`) in
-/// ECMAScript's layout into `out`, returning the length written.
-fn layout(ryu: &[u8], out: &mut [u8; 40]) -> usize {
-    let (negative, text) = match ryu.split_first() {
+/// Rewrites a shortest-digits printer's output (`1.0`, `1e300`, `1e+300`,
+/// `1.5e-7`, `0.001`, `-0.0`) in ECMAScript's layout into `out`, returning
+/// the length written.
+fn layout(shortest: &[u8], out: &mut [u8; 40]) -> usize {
+    let (negative, text) = match shortest.split_first() {
         Some((b'-', rest)) => (true, rest),
-        _ => (false, ryu),
+        _ => (false, shortest),
     };
     let (mantissa, exponent) = match text.iter().position(|&b| b == b'e' || b == b'E') {
         Some(at) => (&text[..at], parse_exponent(&text[at + 1..])),
@@ -188,6 +189,16 @@ mod tests {
         assert_eq!(f32s(f32::MIN_POSITIVE), "1.1754944e-38");
     }
 
+    /// How many significant digits a printed number has. std's `{:e}`
+    /// prints the shortest digits that read back too, so the counts must
+    /// match (the digits may not: on a tie std rounds half up, zmij and ryu
+    /// half to even, e.g. `3697036.25f32`).
+    fn digits(text: &str) -> usize {
+        let mantissa = text.split(['e', 'E']).next().unwrap();
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        digits.trim_start_matches('0').trim_end_matches('0').len()
+    }
+
     #[test]
     fn every_layout_reads_back_as_the_same_value() {
         let mut bits = 0x9e37_79b9_7f4a_7c15u64;
@@ -201,12 +212,22 @@ mod tests {
                     f64s(value).parse::<f64>().unwrap().to_bits(),
                     value.to_bits()
                 );
+                assert_eq!(
+                    digits(&f64s(value)),
+                    digits(&format!("{value:e}")),
+                    "{value:e}"
+                );
             }
             let single = f32::from_bits((bits >> 32) as u32);
             if single.is_finite() {
                 assert_eq!(
                     f32s(single).parse::<f32>().unwrap().to_bits(),
                     single.to_bits()
+                );
+                assert_eq!(
+                    digits(&f32s(single)),
+                    digits(&format!("{single:e}")),
+                    "{single:e}"
                 );
             }
         }

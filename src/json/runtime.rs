@@ -325,7 +325,7 @@ macro_rules! int_kind {
             }
             fn ser<S: Serializer>(value: &$t, serializer: S) -> Result<S::Ok, S::Error> {
                 if $string {
-                    serializer.collect_str(value)
+                    serializer.serialize_str(itoa::Buffer::new().format(*value))
                 } else {
                     serde::Serialize::serialize(value, serializer)
                 }
@@ -591,7 +591,10 @@ impl Kind for Bytes {
         value.is_empty()
     }
     fn ser<S: Serializer>(value: &Vec<u8>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&crate::json::base64::display(value))
+        crate::json::base64::with_encoded(value, |text| match text {
+            Ok(text) => serializer.serialize_str(text),
+            Err(display) => serializer.collect_str(display),
+        })
     }
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         struct V;
