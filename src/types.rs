@@ -475,6 +475,10 @@ impl Text {
         }
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever pushed.
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()

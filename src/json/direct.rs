@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 
 use super::{
     Bool, Bytes, F32, F64, I32, I64, JsonOptions, Kind, MapKey, NullValue, Seen, U32, U64, charge,
-    enum_read, enum_ser, heap, nested,
+    enum_read, heap, nested,
 };
 use crate::types::{Duration, Timestamp};
 
@@ -196,7 +196,7 @@ fn opaque_print<K: Kind<T: prost::Message + Default + 'static>>(
     };
     // Digits and `-.:TZs`: nothing to escape.
     out.push(b'"');
-    out.extend_from_slice(text.as_str().as_bytes());
+    out.extend_from_slice(text.as_bytes());
     out.push(b'"');
     true
 }
@@ -267,9 +267,61 @@ const FIXED64: u8 = 1;
 const LEN: u8 = 2;
 const FIXED32: u8 = 5;
 
+/// Prints a scalar kind's JSON straight into the output (what its
+/// [`Kind::ser`] writes, without a `Serializer`; the tests compare them).
+trait Print: Kind {
+    fn print(value: Self::T, out: &mut Vec<u8>);
+}
+
+macro_rules! print_int {
+    ($kind:ty, $quoted:expr) => {
+        impl Print for $kind {
+            #[inline]
+            fn print(value: Self::T, out: &mut Vec<u8>) {
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(value).as_bytes();
+                if $quoted {
+                    out.reserve(digits.len() + 2);
+                    out.push(b'"');
+                    out.extend_from_slice(digits);
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(digits);
+                }
+            }
+        }
+    };
+}
+
+print_int!(I32, false);
+print_int!(U32, false);
+print_int!(I64, true);
+print_int!(U64, true);
+
+impl Print for Bool {
+    #[inline]
+    fn print(value: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(if value { b"true" } else { b"false" });
+    }
+}
+
+impl Print for F64 {
+    #[inline]
+    fn print(value: f64, out: &mut Vec<u8>) {
+        crate::json::float::append_f64(value, out);
+    }
+}
+
+impl Print for F32 {
+    #[inline]
+    fn print(value: f32, out: &mut Vec<u8>) {
+        crate::json::float::append_f32(value, out);
+    }
+}
+
 /// One scalar type's wire form, with the [`Kind`] of its JSON form.
 trait Codec {
-    type K: Kind<T: Copy>;
+    type K: Kind<T: Copy> + Print;
     const WIRE: u8;
     fn put(value: <Self::K as Kind>::T, out: &mut BytesMut);
     fn get(bytes: &mut &[u8]) -> Option<<Self::K as Kind>::T>;
@@ -287,7 +339,7 @@ macro_rules! varint_codec {
             }
             #[inline]
             fn get(bytes: &mut &[u8]) -> Option<<$kind as Kind>::T> {
-                let $x = decode_varint(bytes).ok()?;
+                let $x = varint(bytes).ok()?;
                 Some($get)
             }
         }
@@ -499,10 +551,23 @@ struct Slot {
 
 const INLINE_SLOTS: usize = 24;
 
+/// Reads a varint: one byte here (keys, lengths and small numbers),
+/// longer ones by prost.
+#[inline(always)]
+fn varint(bytes: &mut &[u8]) -> Result<u64, GiveUp> {
+    match bytes.split_first() {
+        Some((&byte, rest)) if byte < 0x80 => {
+            *bytes = rest;
+            Ok(u64::from(byte))
+        }
+        _ => decode_varint(bytes).map_err(|_| GiveUp),
+    }
+}
+
 /// Reads one key: (number, wire type).
-#[inline]
+#[inline(always)]
 fn get_key(bytes: &mut &[u8]) -> Result<(u32, u8), GiveUp> {
-    let key = decode_varint(bytes).map_err(|_| GiveUp)?;
+    let key = varint(bytes)?;
     let number = key >> 3;
     if number == 0 || number > u64::from(u32::MAX >> 3) {
         return Err(GiveUp);
@@ -512,17 +577,17 @@ fn get_key(bytes: &mut &[u8]) -> Result<(u32, u8), GiveUp> {
 
 /// Reads a value of wire type `wire`: a length-delimited value's payload,
 /// else the varint's or fixed value's own bytes.
-#[inline]
+#[inline(always)]
 fn get_value<'a>(bytes: &mut &'a [u8], wire: u8) -> Result<&'a [u8], GiveUp> {
     let start = *bytes;
     let n = match wire {
         VARINT => {
-            decode_varint(bytes).map_err(|_| GiveUp)?;
+            varint(bytes)?;
             return Ok(&start[..start.len() - bytes.len()]);
         }
         FIXED64 => 8,
         FIXED32 => 4,
-        LEN => usize::try_from(decode_varint(bytes).map_err(|_| GiveUp)?).map_err(|_| GiveUp)?,
+        LEN => usize::try_from(varint(bytes)?).map_err(|_| GiveUp)?,
         _ => return Err(GiveUp),
     };
     if bytes.len() < n {
@@ -812,7 +877,7 @@ fn print_value(
         if skip_default && <<C as Codec>::K as Kind>::is_default(&value) {
             return Ok(false);
         }
-        <<C as Codec>::K as Kind>::ser(&value, &mut json_writer(out)).map_err(|_| GiveUp)?;
+        <<C as Codec>::K as Print>::print(value, out);
         Ok(true)
     }, other => match other {
         Ty::Enum(name, _) => {
@@ -825,7 +890,13 @@ fn print_value(
             if skip_default && value == 0 {
                 return Ok(false);
             }
-            enum_ser(value, name, &mut json_writer(out)).map_err(|_| GiveUp)?;
+            // As `enum_ser` prints it.
+            match name(value).filter(|_| !options.enums_as_ints) {
+                Some(name) => {
+                    crate::json::escape::append_str(name.as_bytes(), out);
+                }
+                None => I32::print(value, out),
+            }
             Ok(true)
         }
         Ty::Null => {
@@ -836,11 +907,12 @@ fn print_value(
             Ok(true)
         }
         Ty::String => {
-            let text = std::str::from_utf8(raw).map_err(|_| GiveUp)?;
-            if skip_default && text.is_empty() {
+            if skip_default && raw.is_empty() {
                 return Ok(false);
             }
-            json_writer(out).serialize_str(text).map_err(|_| GiveUp)?;
+            if !crate::json::escape::append_str(raw, out) {
+                return Err(GiveUp);
+            }
             Ok(true)
         }
         Ty::Bytes => {
@@ -958,13 +1030,18 @@ fn print_map(
             out.push(b',');
         }
         count += 1;
-        let mut writer = json_writer(out);
-        let done = match key {
-            MapKeyOf::Bool(b) => writer.serialize_str(if *b { "true" } else { "false" }),
-            MapKeyOf::Int(n) => writer.serialize_str(itoa::Buffer::new().format(*n)),
-            MapKeyOf::Str(s) => writer.serialize_str(s),
-        };
-        done.map_err(|_| GiveUp)?;
+        // Keys are strings: `true`/`false` and digits need no escaping.
+        match key {
+            MapKeyOf::Bool(b) => out.extend_from_slice(if *b { b"\"true\"" } else { b"\"false\"" }),
+            MapKeyOf::Int(n) => {
+                out.push(b'"');
+                out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
+                out.push(b'"');
+            }
+            MapKeyOf::Str(s) => {
+                crate::json::escape::append_str(s.as_bytes(), out);
+            }
+        }
         out.push(b':');
         let (raw, absent) = match value {
             Some(raw) => (*raw, false),
@@ -1506,4 +1583,51 @@ fn put_map_key<C: Codec<K: MapKey>, E: de::Error>(key: &str, out: &mut BytesMut)
     put_key(out, 1, <C as Codec>::WIRE);
     <C as Codec>::put(value, out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both<K: Print<T: Copy>>(value: K::T) -> (String, String) {
+        let (mut ours, mut serde) = (Vec::new(), Vec::new());
+        K::print(value, &mut ours);
+        K::ser(&value, &mut json_writer(&mut serde)).unwrap();
+        (
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(serde).unwrap(),
+        )
+    }
+
+    #[test]
+    fn scalars_print_as_their_serde_impls_do() {
+        for v in [0, 1, -1, i32::MIN, i32::MAX] {
+            let (ours, serde) = both::<I32>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [0, 1, -1, i64::MIN, i64::MAX] {
+            let (ours, serde) = both::<I64>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [0, 1, u32::MAX] {
+            let (ours, serde) = both::<U32>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [0, 1, u64::MAX] {
+            let (ours, serde) = both::<U64>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [false, true] {
+            let (ours, serde) = both::<Bool>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [0.0, -0.0, 4.5, 1e300, f64::NAN, f64::NEG_INFINITY] {
+            let (ours, serde) = both::<F64>(v);
+            assert_eq!(ours, serde);
+        }
+        for v in [0.1f32, -0.0, f32::INFINITY] {
+            let (ours, serde) = both::<F32>(v);
+            assert_eq!(ours, serde);
+        }
+    }
 }

@@ -24,6 +24,39 @@ impl serde_json::ser::Formatter for Formatter {
     }
 }
 
+/// Appends `value` as proto3 JSON prints a `double`: the number in the
+/// form above, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+pub(crate) fn append_f64(value: f64, out: &mut Vec<u8>) {
+    if value.is_finite() {
+        append(zmij::Buffer::new().format_finite(value), out);
+    } else {
+        out.extend_from_slice(special(value.is_nan(), value > 0.0));
+    }
+}
+
+/// As [`append_f64`], for a `float` (its shortest `f32` form).
+pub(crate) fn append_f32(value: f32, out: &mut Vec<u8>) {
+    if value.is_finite() {
+        append(zmij::Buffer::new().format_finite(value), out);
+    } else {
+        out.extend_from_slice(special(value.is_nan(), value > 0.0));
+    }
+}
+
+fn special(nan: bool, positive: bool) -> &'static [u8] {
+    match (nan, positive) {
+        (true, _) => b"\"NaN\"",
+        (false, true) => b"\"Infinity\"",
+        (false, false) => b"\"-Infinity\"",
+    }
+}
+
+fn append(shortest: &str, out: &mut Vec<u8>) {
+    let mut laid = [0u8; 40];
+    let len = layout(shortest.as_bytes(), &mut laid);
+    out.extend_from_slice(&laid[..len]);
+}
+
 fn write<W: ?Sized + io::Write>(writer: &mut W, shortest: &str) -> io::Result<()> {
     let mut out = [0u8; 40];
     let len = layout(shortest.as_bytes(), &mut out);
@@ -175,6 +208,42 @@ mod tests {
         for &(value, text) in cases {
             assert_eq!(f64s(value), text, "{value:e}");
             assert_eq!(text.parse::<f64>().unwrap().to_bits(), value.to_bits());
+        }
+    }
+
+    #[test]
+    fn append_prints_as_the_serde_path_does() {
+        use crate::__private::json::{F32, F64, Kind as _};
+        let mut bits = 0x1234_5678_9abc_def0u64;
+        let specials = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e300,
+            4.5,
+        ];
+        for i in 0..5_000 {
+            bits = bits
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let value = specials.get(i).copied().unwrap_or(f64::from_bits(bits));
+            let (mut ours, mut serde) = (Vec::new(), Vec::new());
+            append_f64(value, &mut ours);
+            let mut writer = serde_json::Serializer::with_formatter(&mut serde, Formatter);
+            F64::ser(&value, &mut writer).unwrap();
+            assert_eq!(ours, serde, "{value:e}");
+            let single = if i < specials.len() {
+                value as f32
+            } else {
+                f32::from_bits((bits >> 32) as u32)
+            };
+            let (mut ours, mut serde) = (Vec::new(), Vec::new());
+            append_f32(single, &mut ours);
+            let mut writer = serde_json::Serializer::with_formatter(&mut serde, Formatter);
+            F32::ser(&single, &mut writer).unwrap();
+            assert_eq!(ours, serde, "{single:e}");
         }
     }
 

@@ -75,6 +75,7 @@ use serde::de::DeserializeOwned;
 use crate::registry::JsonContext;
 
 pub(crate) mod base64;
+pub(crate) mod escape;
 pub(crate) mod float;
 
 /// Proto3 JSON options (all off by default): the `[json]` table of the
