@@ -986,8 +986,11 @@ fn element(
     print_value(ty, raw, false, false, out, options, depth).map(drop)
 }
 
+/// Map entries sorted on the stack; more spill to the heap.
+const INLINE_ENTRIES: usize = 16;
+
 /// A map key, ordered as the serde path orders them.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum MapKeyOf<'a> {
     Bool(bool),
     Int(i128),
@@ -1003,9 +1006,20 @@ fn print_map(
     options: &JsonOptions,
     depth: u32,
 ) -> Result<bool, GiveUp> {
-    // (key, value bytes or absent) of every entry.
-    let mut entries: Vec<(MapKeyOf<'_>, Option<&[u8]>)> = Vec::new();
-    if slot.count > 0 {
+    // (key, value bytes or absent) of every entry: `slot.count` of them,
+    // on the stack when few.
+    const NONE: (MapKeyOf<'_>, Option<&[u8]>) = (MapKeyOf::Bool(false), None);
+    let n = slot.count as usize;
+    let mut inline = [NONE; INLINE_ENTRIES];
+    let mut spilled = Vec::new();
+    let entries = if n <= INLINE_ENTRIES {
+        &mut inline[..n]
+    } else {
+        spilled.resize(n, NONE);
+        &mut spilled[..]
+    };
+    if n > 0 {
+        let mut filled = 0;
         let mut rest = &bytes[slot.first as usize..];
         let end = bytes.len() - slot.last as usize;
         while rest.len() >= end {
@@ -1014,7 +1028,11 @@ fn print_map(
             if number != field.number {
                 continue;
             }
-            entries.push(map_entry(field.ty, key_ty, value)?);
+            *entries.get_mut(filled).ok_or(GiveUp)? = map_entry(field.ty, key_ty, value)?;
+            filled += 1;
+        }
+        if filled != n {
+            return Err(GiveUp);
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -1025,7 +1043,7 @@ fn print_map(
     }
     out.push(b'{');
     let mut count = 0;
-    for (key, value) in &entries {
+    for (key, value) in &*entries {
         if count > 0 {
             out.push(b',');
         }
