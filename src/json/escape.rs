@@ -146,11 +146,11 @@ mod tests {
             for shift in [8, 20, 32] {
                 let rare = [b'"', b'\\', b'\n', 0x1f, 0x7f, b'/', b' ', 0]
                     [(state >> (shift + 6)) as usize % 8];
-                if len > 0 && (state >> shift) % 3 == 0 {
+                if len > 0 && (state >> shift).is_multiple_of(3) {
                     text[(state >> (shift + 12)) as usize % len] = rare;
                 }
             }
-            if len > 0 && state % 5 == 0 {
+            if len > 0 && state.is_multiple_of(5) {
                 let at = (state >> 40) as usize % len;
                 text.splice(at..at, "\u{e9}".bytes());
             }
