@@ -8,8 +8,6 @@ use crate::error::Rejection;
 
 /// `grpc-timeout`, the gRPC deadline header.
 pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
-/// `connect-timeout-ms`, the Connect protocol's deadline header.
-const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
 
 /// Whether a request header describes the HTTP hop, the JSON body or the
 /// WebSocket handshake rather than the call, or is a reserved gRPC name a
@@ -43,13 +41,24 @@ fn is_dropped(name: &HeaderName) -> bool {
 /// client must not forge go, `*-bin` values must be base64, and
 /// `grpc-timeout` / `connect-timeout-ms` become the returned deadline.
 pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration>, Rejection> {
-    let deadline = deadline(headers)?;
-    // One pass to find what goes (usually a handful: host, content-type,
-    // content-length, accept), kept on the stack; then the removals.
+    // One pass to find what goes (usually a handful: host, content-length,
+    // accept), kept on the stack, and the timeouts; then the removals.
     let mut dropped: [Option<HeaderName>; 12] = Default::default();
     let mut more: Vec<HeaderName> = Vec::new();
     let mut count = 0;
+    let (mut grpc_timeout, mut connect_timeout) = (None, None);
     for (name, value) in headers.iter() {
+        match name.as_str() {
+            "grpc-timeout" => {
+                grpc_timeout.get_or_insert(value);
+            }
+            "connect-timeout-ms" => {
+                connect_timeout.get_or_insert(value);
+            }
+            // Replaced below (`insert` drops every value of the name).
+            "content-type" | "te" => continue,
+            _ => {}
+        }
         if is_dropped(name) {
             match dropped.get_mut(count) {
                 Some(slot) => *slot = Some(name.clone()),
@@ -62,6 +71,7 @@ pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration
             return Err(Rejection::BadBinaryHeader(name.clone()));
         }
     }
+    let deadline = deadline(grpc_timeout, connect_timeout)?;
     for name in dropped.iter().flatten().chain(&more) {
         headers.remove(name);
     }
@@ -76,14 +86,17 @@ pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration
     Ok(deadline)
 }
 
-/// The deadline a JSON client asked for, if any.
-fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, Rejection> {
-    if let Some(value) = headers.get(GRPC_TIMEOUT) {
+/// The deadline a JSON client asked for, if any (`grpc-timeout` first).
+fn deadline(
+    grpc_timeout: Option<&HeaderValue>,
+    connect_timeout: Option<&HeaderValue>,
+) -> Result<Option<Duration>, Rejection> {
+    if let Some(value) = grpc_timeout {
         return parse_grpc_timeout(value.as_bytes())
             .map(Some)
             .ok_or_else(|| Rejection::BadTimeout("grpc-timeout", value.clone()));
     }
-    if let Some(value) = headers.get(CONNECT_TIMEOUT_MS) {
+    if let Some(value) = connect_timeout {
         return std::str::from_utf8(value.as_bytes())
             .ok()
             .filter(|s| (1..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
@@ -164,6 +177,16 @@ fn is_connection_level(name: &HeaderName) -> bool {
 pub(crate) fn strip_grpc(headers: &mut HeaderMap) {
     let internal =
         |name: &HeaderName| name.as_str().starts_with("grpc-") || is_connection_level(name);
+    // The usual cases in one walk: nothing to strip, or nothing to keep
+    // (tonic's headers are `content-type`, its trailers `grpc-*`).
+    let kept = headers.keys().filter(|name| !internal(name)).count();
+    if kept == headers.keys_len() {
+        return;
+    }
+    if kept == 0 {
+        headers.clear();
+        return;
+    }
     // One name at a time, copied to the stack (a clone of a name read off
     // the wire allocates): no allocation for the handful there are.
     let mut copy = [0u8; 64];

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use bytes::BytesMut;
+// Method paths are hashed per request: a fast, fixed hash (the keys are
+// the registered paths; a client's path is only looked up, never added).
+use foldhash::fast::FixedState;
 
 use crate::rest::router::{RouteMatch, Router};
 use crate::transcode::json::{DecodeError, JsonError};
@@ -283,7 +286,8 @@ pub(crate) struct Route {
 /// The tables one layer answers from, built once.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    methods: HashMap<&'static str, MethodDescriptor>,
+    /// Each method, with its path as a `Uri` (parsed once, not per call).
+    methods: HashMap<&'static str, (MethodDescriptor, http::Uri), FixedState>,
     services: HashMap<&'static str, ()>,
     fields: HashMap<&'static str, &'static [FieldDescriptor]>,
     routes: Router<Route>,
@@ -319,7 +323,10 @@ impl Registry {
                 if self.methods.contains_key(method.path) {
                     continue;
                 }
-                self.methods.insert(method.path, *method);
+                let uri = http::Uri::try_from(method.path).map_err(|e| {
+                    crate::Error::new(format!("{}: not a path: {e}", method.path))
+                })?;
+                self.methods.insert(method.path, (*method, uri));
                 for rule in method.http {
                     let verb = http::Method::from_bytes(rule.verb.as_bytes()).map_err(|e| {
                         crate::Error::new(format!("{}: bad verb {:?}: {e}", method.path, rule.verb))
@@ -352,7 +359,12 @@ impl Registry {
     }
 
     pub(crate) fn method(&self, path: &str) -> Option<&MethodDescriptor> {
-        self.methods.get(path)
+        self.methods.get(path).map(|(method, _)| method)
+    }
+
+    /// The path of the method at `path`, as the `Uri` of its gRPC request.
+    pub(crate) fn uri(&self, path: &str) -> Option<&http::Uri> {
+        self.methods.get(path).map(|(_, uri)| uri)
     }
 
     pub(crate) fn has_service(&self, name: &str) -> bool {

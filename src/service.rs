@@ -209,7 +209,10 @@ impl<S> DualProtocolService<S> {
             Uri::try_from(parts.uri.path())
                 .map_err(|_| Rejection::UnknownMethod(parts.uri.to_string()))?
         } else {
-            Uri::from_static(method.path)
+            match shared.registry.uri(method.path) {
+                Some(uri) => uri.clone(),
+                None => Uri::from_static(method.path),
+            }
         };
         let http1 = parts.version <= Version::HTTP_11;
         parts.version = Version::HTTP_2;

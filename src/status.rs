@@ -215,7 +215,19 @@ impl Status {
 
     /// The status in `headers`, or `None` when there is no `grpc-status`.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let raw = headers.get(GRPC_STATUS)?;
+        // One walk (trailers are a handful of names) instead of three
+        // hashed lookups; the first value of each name, as `get` gives.
+        let (mut raw, mut message, mut details) = (None, None, None);
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "grpc-status" => &mut raw,
+                "grpc-message" => &mut message,
+                "grpc-status-details-bin" => &mut details,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        let raw = raw?;
         let code = raw.to_str().ok().and_then(|s| s.trim().parse::<i32>().ok());
         let Some(code) = code else {
             return Some(Self::new(
@@ -223,16 +235,14 @@ impl Status {
                 format!("invalid grpc-status {raw:?} in the gRPC response"),
             ));
         };
-        let message = headers
-            .get(GRPC_MESSAGE)
+        let message = message
             .map(|m| {
                 percent_decode(m.as_bytes())
                     .decode_utf8_lossy()
                     .into_owned()
             })
             .unwrap_or_default();
-        let details = headers
-            .get(GRPC_STATUS_DETAILS)
+        let details = details
             .and_then(|v| decode_base64(v.as_bytes()))
             .and_then(|bytes| crate::rpc::Status::decode(bytes.as_slice()).ok())
             .map(|status| status.details)
