@@ -77,9 +77,9 @@ pub(crate) fn request_to_grpc(headers: &mut HeaderMap) -> Result<Option<Duration
     }
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
+        const { HeaderValue::from_static("application/grpc") },
     );
-    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    headers.insert(header::TE, const { HeaderValue::from_static("trailers") });
     if let Some(timeout) = deadline {
         headers.insert(GRPC_TIMEOUT, encode_timeout(timeout));
     }
@@ -215,7 +215,7 @@ pub(crate) fn response_to_http(headers: &mut HeaderMap, trailers: Option<&Header
     strip_grpc(headers);
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        const { HeaderValue::from_static("application/json") },
     );
     if let Some(trailers) = trailers {
         trailers_to_headers(headers, trailers);

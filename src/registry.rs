@@ -323,9 +323,8 @@ impl Registry {
                 if self.methods.contains_key(method.path) {
                     continue;
                 }
-                let uri = http::Uri::try_from(method.path).map_err(|e| {
-                    crate::Error::new(format!("{}: not a path: {e}", method.path))
-                })?;
+                let uri = http::Uri::try_from(method.path)
+                    .map_err(|e| crate::Error::new(format!("{}: not a path: {e}", method.path)))?;
                 self.methods.insert(method.path, (*method, uri));
                 for rule in method.http {
                     let verb = http::Method::from_bytes(rule.verb.as_bytes()).map_err(|e| {

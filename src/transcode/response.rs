@@ -542,15 +542,21 @@ impl<B> ResponseStream<B> {
     }
 
     fn set_content_type(&self, headers: &mut HeaderMap) {
+        // Constants (a `from_static` at run time checks every byte).
         let content_type = match self.respond {
             Respond::Sse => {
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                EVENT_STREAM
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    const { HeaderValue::from_static("no-cache") },
+                );
+                const { HeaderValue::from_static(EVENT_STREAM) }
             }
             Respond::Json | Respond::WebSocket | Respond::Connect(Codec::Json) => {
-                "application/json"
+                const { HeaderValue::from_static("application/json") }
             }
-            Respond::Connect(Codec::Proto) => "application/proto",
+            Respond::Connect(Codec::Proto) => {
+                const { HeaderValue::from_static("application/proto") }
+            }
             Respond::ConnectStream(_) | Respond::GrpcWeb { .. } => {
                 let name = match self.respond {
                     Respond::ConnectStream(_) => "connect-content-encoding",
@@ -559,19 +565,15 @@ impl<B> ResponseStream<B> {
                 if let Some(compression) = self.compress {
                     headers.insert(name, compression.header_value());
                 }
-                self.respond.dialect().content_type()
+                HeaderValue::from_static(self.respond.dialect().content_type())
             }
-            Respond::Ndjson => NDJSON,
-            Respond::Raw | Respond::RawStream => {
-                let value = self
-                    .content_type
-                    .clone()
-                    .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-                headers.insert(header::CONTENT_TYPE, value);
-                return;
-            }
+            Respond::Ndjson => const { HeaderValue::from_static(NDJSON) },
+            Respond::Raw | Respond::RawStream => self
+                .content_type
+                .clone()
+                .unwrap_or(const { HeaderValue::from_static("application/octet-stream") }),
         };
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(header::CONTENT_TYPE, content_type);
     }
 
     /// The end of the call: the request side's failure, if any, wins over
