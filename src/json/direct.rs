@@ -1134,7 +1134,11 @@ fn map_entry<'a>(
 /// `out`; [`GiveUp`] (with `out` as it may have been left) when the serde
 /// path must do it.
 pub(crate) fn read(table: &'static Table, json: &[u8], out: &mut BytesMut) -> Result<(), GiveUp> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+    // UTF-8 checked once for the whole text (a byte slice has each string
+    // checked as it is read: ~90 instructions a short string); not UTF-8
+    // at all, the serde path gives the error.
+    let json = std::str::from_utf8(json).map_err(|_| GiveUp)?;
+    let mut de = serde_json::Deserializer::from_str(json);
     MessageSeed { table, out }
         .deserialize(&mut de)
         .map_err(|_| GiveUp)?;
