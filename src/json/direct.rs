@@ -3,9 +3,16 @@
 //!
 //! The generator describes every message by a static [`Table`] (its fields'
 //! numbers, names, types and cardinality); one interpreter here walks it.
-//! Scalars are read and written by the same [`Kind`]s the serde impls use
-//! (the same JSON, the same errors), well-known types by their serde impls
-//! ([`Opaque`]).
+//! Scalars are read by the same [`Kind`]s the serde impls use (the same
+//! JSON, the same errors) and printed straight into the output by
+//! `Print` (tested against [`Kind::ser`]); well-known types go through their
+//! serde impls ([`Opaque`]), except `Timestamp` and `Duration`, printed
+//! from the wire.
+//!
+//! Printing is one pass when fields arrive in number order (as encoders
+//! write them) and the table prints in number order ([`Table::in_order`]);
+//! otherwise a first pass finds each field and a second prints them in the
+//! serde impl's order.
 //!
 //! The direct path only ever has to be right when it succeeds: whatever it
 //! cannot do as the serde path would (a singular message twice on the wire,
