@@ -311,6 +311,56 @@ mod tests {
     }
 
     #[test]
+    fn one_walk_keeps_what_the_lookups_did() {
+        // grpc-timeout wins over connect-timeout-ms; a bad one is an error
+        // naming the header; every content-type value is replaced.
+        let mut headers = HeaderMap::new();
+        headers.append("content-type", HeaderValue::from_static("application/json"));
+        headers.append("content-type", HeaderValue::from_static("text/plain"));
+        headers.insert("connect-timeout-ms", HeaderValue::from_static("250"));
+        headers.insert("grpc-timeout", HeaderValue::from_static("2S"));
+        headers.append("te", HeaderValue::from_static("gzip"));
+        assert_eq!(
+            request_to_grpc(&mut headers).unwrap(),
+            Some(Duration::from_secs(2))
+        );
+        let types: Vec<_> = headers.get_all("content-type").iter().collect();
+        assert_eq!(types, ["application/grpc"]);
+        let te: Vec<_> = headers.get_all("te").iter().collect();
+        assert_eq!(te, ["trailers"]);
+        assert_eq!(headers["grpc-timeout"], "2000000u");
+        let mut bad = HeaderMap::new();
+        bad.insert("connect-timeout-ms", HeaderValue::from_static("0"));
+        assert!(matches!(
+            request_to_grpc(&mut bad),
+            Err(Rejection::BadTimeout("connect-timeout-ms", _))
+        ));
+
+        // strip_grpc: nothing kept, nothing stripped, and a mix (with
+        // repeated values).
+        let mut all = HeaderMap::new();
+        all.insert("grpc-status", HeaderValue::from_static("0"));
+        all.append("grpc-message", HeaderValue::from_static("a"));
+        all.append("grpc-message", HeaderValue::from_static("b"));
+        strip_grpc(&mut all);
+        assert!(all.is_empty());
+        let mut none = HeaderMap::new();
+        none.append("x-a", HeaderValue::from_static("1"));
+        none.append("x-a", HeaderValue::from_static("2"));
+        strip_grpc(&mut none);
+        assert_eq!(none.get_all("x-a").iter().count(), 2);
+        let mut mixed = none.clone();
+        mixed.append("grpc-status", HeaderValue::from_static("0"));
+        mixed.append("content-type", HeaderValue::from_static("application/grpc"));
+        mixed.append("x-b", HeaderValue::from_static("3"));
+        strip_grpc(&mut mixed);
+        let mut names: Vec<&str> = mixed.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["x-a", "x-b"]);
+        assert_eq!(mixed.get_all("x-a").iter().count(), 2);
+    }
+
+    #[test]
     fn bad_binary_metadata_is_rejected() {
         let mut headers = HeaderMap::new();
         headers.insert("x-id-bin", HeaderValue::from_static("%%%"));
